@@ -1,0 +1,108 @@
+/**
+ * Benchmark, not a test: seconds per full 60,000-image epoch on the wasm
+ * backend, and the wasm/cpu speed ratio on the same batches.
+ */
+import * as tf from "@tensorflow/tfjs";
+import { useBackend } from "../shared/backend.ts";
+import { intFlag, parseFlags, runMain } from "../shared/cli.ts";
+import { loadConfig } from "../shared/config.ts";
+import { findDataDir, loadFashionMnist } from "../shared/dataset_files.ts";
+import type { ImageSet } from "../shared/idx.ts";
+import { createModel } from "../shared/model.ts";
+import { imagesToTensor } from "../shared/preprocess.ts";
+import { writeFileAtomic } from "../shared/atomic_write.ts";
+import { registerTrainingKernels } from "../training/kernels/wasm_kernels.ts";
+import { seededRandom, shuffleInPlace } from "../training/random.ts";
+import { machineDescription } from "./machine.ts";
+
+const USAGE = `
+Benchmark training speed: one full epoch on wasm, then wasm vs cpu on the same batches.
+
+Usage: deno task bench:train [--batches N] [--epoch-images N] [--data DIR]
+  --batches N        batches timed on each backend for the ratio (default 5)
+  --epoch-images N   images in the timed wasm epoch (default 60000)
+  --data DIR         Fashion-MNIST folder (default: as deno task train finds it)
+`;
+
+async function timeBatches(
+  set: ImageSet,
+  order: Int32Array,
+  batches: number,
+  batchSize: number,
+  onBatch?: (i: number) => void,
+): Promise<number> {
+  const model = createModel({ seed: 1 });
+  // One warm-up step: kernel setup and operator caches are not per-epoch costs.
+  await step(model, set, order.subarray(0, batchSize));
+  const started = performance.now();
+  for (let b = 0; b < batches; b++) {
+    await step(model, set, order.subarray(b * batchSize, (b + 1) * batchSize));
+    onBatch?.(b + 1);
+  }
+  const seconds = (performance.now() - started) / 1000;
+  model.dispose();
+  return seconds;
+}
+
+async function step(model: tf.LayersModel, set: ImageSet, pick: Int32Array): Promise<void> {
+  const x = imagesToTensor(set.images, pick.length, pick);
+  const y = tf.tensor1d(Array.from(pick, (i) => set.labels[i]), "float32");
+  await model.trainOnBatch(x, y);
+  tf.dispose([x, y]);
+}
+
+async function main(): Promise<void> {
+  const flags = parseFlags(Deno.args, {
+    batches: { type: "string" },
+    "epoch-images": { type: "string" },
+    data: { type: "string" },
+  }, USAGE);
+  if (!flags) return;
+  const ratioBatches = intFlag(flags.batches, "batches", 5, 1, 300);
+  const epochImages = intFlag(flags["epoch-images"], "epoch-images", 60_000, 200, 60_000);
+  const batchSize = 200;
+  const set = await loadFashionMnist(await findDataDir(flags.data, loadConfig().dataDir), "train");
+  const order = shuffleInPlace(
+    Int32Array.from({ length: set.count }, (_, i) => i),
+    seededRandom(1),
+  );
+  const epochBatches = Math.floor(epochImages / batchSize);
+
+  await useBackend("wasm");
+  registerTrainingKernels();
+  const epochSeconds = await timeBatches(set, order, epochBatches, batchSize, (b) => {
+    if (b % 50 === 0) console.error(`wasm epoch: ${b}/${epochBatches} batches`);
+  });
+  const wasmSeconds = await timeBatches(set, order, ratioBatches, batchSize);
+  await useBackend("cpu");
+  const cpuSeconds = await timeBatches(set, order, ratioBatches, batchSize);
+
+  const result = {
+    machine: machineDescription(),
+    tfjs_version: tf.version.tfjs,
+    batch_size: batchSize,
+    epoch_images: epochBatches * batchSize,
+    wasm_seconds_per_epoch: epochSeconds * (60_000 / (epochBatches * batchSize)),
+    wasm_ms_per_step: (epochSeconds / epochBatches) * 1000,
+    ratio_batches: ratioBatches,
+    wasm_ms_per_step_ratio_run: (wasmSeconds / ratioBatches) * 1000,
+    cpu_ms_per_step: (cpuSeconds / ratioBatches) * 1000,
+    wasm_speedup_over_cpu: cpuSeconds / wasmSeconds,
+  };
+  console.log(`machine: ${result.machine}`);
+  console.log(`tfjs ${result.tfjs_version}, batch ${batchSize}`);
+  console.log(
+    `wasm: ${result.wasm_seconds_per_epoch.toFixed(1)} s per 60,000-image epoch ` +
+      `(${result.wasm_ms_per_step.toFixed(1)} ms/step over ${epochBatches} steps)`,
+  );
+  console.log(
+    `same ${ratioBatches} batches: wasm ${result.wasm_ms_per_step_ratio_run.toFixed(1)} ms/step, ` +
+      `cpu ${result.cpu_ms_per_step.toFixed(1)} ms/step: wasm is ${
+        result.wasm_speedup_over_cpu.toFixed(1)
+      }x faster`,
+  );
+  await Deno.mkdir("bench/results", { recursive: true });
+  await writeFileAtomic("bench/results/train.json", JSON.stringify(result, null, 2) + "\n");
+}
+
+if (import.meta.main) await runMain(main);

@@ -1,0 +1,92 @@
+import assert from "node:assert/strict";
+import { parse } from "csv-parse/sync";
+import { train } from "../train.ts";
+import { needsPermissions, tempDir } from "./_support.ts";
+
+Deno.test({
+  name: "train() on 2,000 images for 2 epochs beats chance by far and writes every artifact",
+  ...needsPermissions(),
+  async fn() {
+    await using tmp = await tempDir("train_");
+    const out = tmp.path;
+    const metrics = await train({
+      epochs: 2,
+      batchSize: 200,
+      patience: 3,
+      validationSplit: 0.1,
+      seed: 1,
+      limit: 2000,
+      backend: "wasm",
+      out,
+    });
+    assert.ok(metrics.test_accuracy >= 0.7, `test accuracy ${metrics.test_accuracy} < 0.70`);
+    assert.equal(metrics.epochs_run, 2);
+    assert.equal(metrics.train_images, 1800);
+    assert.equal(metrics.validation_images, 200);
+    assert.equal(metrics.backend, "wasm");
+
+    const written = JSON.parse(await Deno.readTextFile(`${out}/metrics.json`));
+    for (
+      const key of [
+        "test_accuracy",
+        "train_accuracy",
+        "epochs_run",
+        "best_epoch",
+        "seconds_per_epoch",
+        "backend",
+        "seed",
+        "tfjs_version",
+      ]
+    ) assert.ok(key in written, `metrics.json lacks ${key}`);
+
+    const history: Record<string, string>[] = parse(
+      await Deno.readTextFile(`${out}/history.csv`),
+      { columns: true },
+    );
+    assert.equal(history.length, 2);
+    assert.deepEqual(Object.keys(history[0]), [
+      "epoch",
+      "loss",
+      "accuracy",
+      "val_loss",
+      "val_accuracy",
+      "seconds",
+    ]);
+    const predictions = parse(await Deno.readTextFile(`${out}/predictions_test.csv`), {
+      columns: true,
+    });
+    assert.equal(predictions.length, 10000);
+    const confusion = parse(await Deno.readTextFile(`${out}/confusion_test.csv`));
+    assert.equal(confusion.length, 11);
+    const total = confusion.slice(1).flatMap((r: string[]) => r.slice(1).map(Number))
+      .reduce((a: number, b: number) => a + b, 0);
+    assert.equal(total, 10000);
+    const labels = await Deno.readTextFile(`${out}/labels.csv`);
+    assert.match(labels, /^index,label\n0,T-shirt\/top\n1,Trouser\n/);
+    const svg = await Deno.readTextFile(`${out}/report.svg`);
+    assert.match(svg, /^<svg /);
+    assert.match(svg, /Test confusion matrix/);
+    assert.ok(await Deno.stat(`${out}/model/model.json`));
+  },
+});
+
+Deno.test({
+  name: "train() with one CSV missing fails with a usage error",
+  ...needsPermissions(),
+  async fn() {
+    await assert.rejects(
+      () =>
+        train({
+          trainCsv: "x.csv",
+          epochs: 1,
+          batchSize: 10,
+          patience: 1,
+          validationSplit: 0,
+          seed: 1,
+          backend: "wasm",
+          out: ".tmp/unused",
+        }),
+      /--train-csv and --test-csv go together/,
+    );
+  },
+});

@@ -1,0 +1,288 @@
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs";
+import { useBackend } from "../shared/backend.ts";
+import { registerTrainingKernels } from "../training/kernels/wasm_kernels.ts";
+import { im2col } from "../training/kernels/im2col.ts";
+import { seededRandom } from "../training/random.ts";
+import { needsPermissions } from "./_support.ts";
+
+type Shape = number[];
+type Shape4 = [number, number, number, number];
+
+function randomData(shape: Shape, seed: number): Float32Array {
+  const random = seededRandom(seed);
+  return Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => random() * 2 - 1);
+}
+
+/** Runs `op` on the cpu and the wasm backend with the same inputs. */
+async function onBoth(
+  inputs: [Float32Array, Shape][],
+  op: (...xs: tf.Tensor[]) => tf.Tensor,
+): Promise<{ cpu: Float32Array; wasm: Float32Array; shape: Shape }> {
+  const run = async (backend: "cpu" | "wasm") => {
+    await useBackend(backend);
+    if (backend === "wasm") registerTrainingKernels();
+    const xs = inputs.map(([data, shape]) => tf.tensor(data, shape));
+    const y = op(...xs);
+    const result = { data: (await y.data()) as Float32Array, shape: y.shape };
+    tf.dispose([...xs, y]);
+    return result;
+  };
+  const cpu = await run("cpu");
+  const wasm = await run("wasm");
+  return { cpu: cpu.data, wasm: wasm.data, shape: wasm.shape };
+}
+
+function assertClose(actual: Float32Array, expected: Float32Array, tolerance = 1e-4): void {
+  assert.equal(actual.length, expected.length);
+  let worst = 0;
+  for (let i = 0; i < actual.length; i++) {
+    const err = Math.abs(actual[i] - expected[i]) / Math.max(1, Math.abs(expected[i]));
+    worst = Math.max(worst, err);
+  }
+  assert.ok(worst <= tolerance, `largest relative difference ${worst} > ${tolerance}`);
+}
+
+const CONV_CASES: {
+  name: string;
+  x: Shape4;
+  filter: Shape4;
+  strides: [number, number];
+  pad: "valid" | "same";
+}[] = [
+  {
+    name: "the model's conv: 3x3, 1 -> 32, valid",
+    x: [4, 28, 28, 1],
+    filter: [3, 3, 1, 32],
+    strides: [1, 1],
+    pad: "valid",
+  },
+  {
+    name: "3x3 same padding, several channels",
+    x: [2, 9, 7, 3],
+    filter: [3, 3, 3, 5],
+    strides: [1, 1],
+    pad: "same",
+  },
+  {
+    name: "stride 2, valid",
+    x: [3, 11, 10, 2],
+    filter: [3, 3, 2, 4],
+    strides: [2, 2],
+    pad: "valid",
+  },
+  {
+    name: "stride 2, same, even input",
+    x: [2, 8, 8, 2],
+    filter: [3, 3, 2, 3],
+    strides: [2, 2],
+    pad: "same",
+  },
+  {
+    name: "unequal strides and a 5x2 filter",
+    x: [2, 12, 9, 2],
+    filter: [5, 2, 2, 3],
+    strides: [3, 1],
+    pad: "same",
+  },
+  { name: "1x1 filter", x: [2, 5, 5, 4], filter: [1, 1, 4, 6], strides: [1, 1], pad: "valid" },
+];
+
+Deno.test({
+  name: "Conv2DBackpropFilter on wasm matches the cpu backend",
+  ...needsPermissions(),
+  async fn(t) {
+    for (const c of CONV_CASES) {
+      await t.step(c.name, async () => {
+        await useBackend("cpu");
+        const outShape = tf.conv2d(
+          tf.zeros(c.x) as tf.Tensor4D,
+          tf.zeros(c.filter) as tf.Tensor4D,
+          c.strides,
+          c.pad,
+        ).shape;
+        const { cpu, wasm, shape } = await onBoth(
+          [[randomData(c.x, 1), c.x], [randomData(outShape, 2), outShape]],
+          (x, dy) =>
+            tf.engine().runKernel("Conv2DBackpropFilter", { x, dy }, {
+              strides: c.strides,
+              pad: c.pad,
+              dataFormat: "NHWC",
+              filterShape: c.filter,
+            }) as tf.Tensor,
+        );
+        assert.deepEqual(shape, c.filter);
+        assertClose(wasm, cpu);
+      });
+    }
+  },
+});
+
+Deno.test({
+  name: "training gradients of conv2d on wasm match the cpu backend",
+  ...needsPermissions(),
+  async fn() {
+    const x: Shape = [3, 10, 10, 2];
+    const f: Shape = [3, 3, 2, 4];
+    const { cpu, wasm } = await onBoth(
+      [[randomData(x, 3), x], [randomData(f, 4), f]],
+      (xs, filter) =>
+        tf.grad((w: tf.Tensor) =>
+          tf.sum(tf.square(tf.conv2d(xs as tf.Tensor4D, w as tf.Tensor4D, 1, "same")))
+        )(filter),
+    );
+    assertClose(wasm, cpu);
+  },
+});
+
+Deno.test({
+  name: "MaxPoolGrad on wasm matches the cpu backend",
+  ...needsPermissions(),
+  async fn(t) {
+    const cases: {
+      name: string;
+      x: Shape;
+      size: [number, number];
+      strides: [number, number];
+      pad: "valid" | "same";
+    }[] = [
+      {
+        name: "2x2 stride 2 (the model's pool)",
+        x: [3, 26, 26, 8],
+        size: [2, 2],
+        strides: [2, 2],
+        pad: "valid",
+      },
+      {
+        name: "3x3 stride 2, overlapping, same",
+        x: [2, 9, 9, 3],
+        size: [3, 3],
+        strides: [2, 2],
+        pad: "same",
+      },
+      { name: "3x3 stride 1, valid", x: [2, 7, 6, 2], size: [3, 3], strides: [1, 1], pad: "valid" },
+      {
+        name: "2x2 stride 2 on an odd size, same",
+        x: [1, 7, 7, 2],
+        size: [2, 2],
+        strides: [2, 2],
+        pad: "same",
+      },
+    ];
+    for (const c of cases) {
+      await t.step(c.name, async () => {
+        const { cpu, wasm } = await onBoth(
+          [[randomData(c.x, 5), c.x]],
+          (x) =>
+            tf.grad((v: tf.Tensor) =>
+              tf.sum(
+                tf.mul(
+                  tf.maxPool(v as tf.Tensor4D, c.size, c.strides, c.pad),
+                  tf.range(1, 2).reshape([1]),
+                ),
+              )
+            )(x),
+        );
+        assertClose(wasm, cpu);
+      });
+    }
+    await t.step("ties go to the first position, as on the cpu", async () => {
+      const x: Shape = [1, 4, 4, 1];
+      const { cpu, wasm } = await onBoth(
+        [[new Float32Array(16).fill(1), x]],
+        (v) => tf.grad((u: tf.Tensor) => tf.sum(tf.maxPool(u as tf.Tensor4D, 2, 2, "valid")))(v),
+      );
+      assert.deepEqual(Array.from(wasm), Array.from(cpu));
+      assert.deepEqual(Array.from(wasm).filter((g) => g !== 0).length, 4);
+    });
+  },
+});
+
+Deno.test({
+  name: "BatchMatMul with transposed operands on wasm matches the cpu backend",
+  ...needsPermissions(),
+  async fn(t) {
+    const cases: [Shape, Shape, boolean, boolean][] = [
+      [[7, 5], [9, 5], false, true],
+      [[200, 100], [540, 100], false, true],
+      [[50, 7], [50, 9], true, false],
+      [[6, 4], [9, 6], true, true],
+      [[2, 3, 4], [2, 5, 4], false, true],
+    ];
+    for (const [a, b, ta, tb] of cases) {
+      await t.step(
+        `${JSON.stringify(a)} x ${JSON.stringify(b)} transposeA=${ta} transposeB=${tb}`,
+        async () => {
+          const { cpu, wasm } = await onBoth(
+            [[randomData(a, 6), a], [randomData(b, 7), b]],
+            (x, y) => tf.matMul(x, y, ta, tb),
+          );
+          assertClose(wasm, cpu);
+        },
+      );
+    }
+  },
+});
+
+Deno.test({
+  name: "Sum over leading axes on wasm matches the cpu backend",
+  ...needsPermissions(),
+  async fn(t) {
+    const x: Shape = [4, 6, 5, 3];
+    for (
+      const [axes, keepDims] of [[[0, 1, 2], false], [[0], true], [[1, 2], false], [
+        [0, 1, 2, 3],
+        false,
+      ]] as const
+    ) {
+      await t.step(`axes ${axes} keepDims ${keepDims}`, async () => {
+        const { cpu, wasm } = await onBoth(
+          [[randomData(x, 8), x]],
+          (v) => tf.sum(v, [...axes], keepDims),
+        );
+        assertClose(wasm, cpu);
+      });
+    }
+  },
+});
+
+Deno.test("im2col() follows dilation and padding like a direct convolution", () => {
+  const g = {
+    batch: 2,
+    inHeight: 7,
+    inWidth: 6,
+    inChannels: 2,
+    outHeight: 5,
+    outWidth: 4,
+    filterHeight: 3,
+    filterWidth: 2,
+    strideHeight: 1,
+    strideWidth: 2,
+    dilationHeight: 2,
+    dilationWidth: 3,
+    padTop: 2,
+    padLeft: 1,
+  };
+  const x = randomData([2, 7, 6, 2], 9);
+  const cols = new Float32Array(2 * 5 * 4 * 3 * 2 * 2);
+  im2col(x, g, cols);
+  let o = 0;
+  for (let b = 0; b < 2; b++) {
+    for (let oh = 0; oh < 5; oh++) {
+      for (let ow = 0; ow < 4; ow++) {
+        for (let fr = 0; fr < 3; fr++) {
+          for (let fc = 0; fc < 2; fc++) {
+            for (let c = 0; c < 2; c++) {
+              const ih = oh - 2 + fr * 2;
+              const iw = ow * 2 - 1 + fc * 3;
+              const expected = ih >= 0 && ih < 7 && iw >= 0 && iw < 6
+                ? x[((b * 7 + ih) * 6 + iw) * 2 + c]
+                : 0;
+              assert.equal(cols[o++], expected, `position ${o - 1}`);
+            }
+          }
+        }
+      }
+    }
+  }
+});
