@@ -1,0 +1,158 @@
+/**
+ * Starts a local Apache Kafka 4.x (KRaft, combined broker and controller)
+ * from the official jars on Maven Central, or reuses one that answers.
+ * Run `deno task kafka:start --help`.
+ */
+import { intFlag, parseFlags, runMain } from "../shared/cli.ts";
+import type { KafkaSettings } from "../shared/config.ts";
+import { brokerAnswers } from "../shared/kafka_client.ts";
+import { processRuns } from "./processes.ts";
+import { log4jProperties, newClusterId, nodeLayout, serverProperties } from "./node_config.ts";
+
+const USAGE = `
+Start a local Apache Kafka (KRaft mode) on 127.0.0.1, from Maven Central's jars.
+
+Usage: deno task kafka:start [--brokers 1|3] [--heap 512m]
+  --brokers N    1 (default: 127.0.0.1:9092) or 3 (9092, 9094, 9096; replication 3,
+                 min.insync.replicas 2)
+  --heap SIZE    JVM heap per broker (default 512m)
+
+Jars are resolved once with Maven into .kafka/libs; logs and data live in .kafka/node-N/.
+Stop with: deno task kafka:stop
+`;
+
+export const KAFKA_ROOT = ".kafka";
+
+async function run(cmd: string, args: string[], what: string): Promise<string> {
+  let out: Deno.CommandOutput;
+  try {
+    out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      throw new Error(`${what} needs '${cmd}' on PATH: install it (JDK 17+ and Maven 3) first`);
+    }
+    throw e;
+  }
+  const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+  if (!out.success) {
+    throw new Error(
+      `${what} failed (${cmd} exit ${out.code}): ${text.trim().split("\n").slice(-5).join(" | ")}`,
+    );
+  }
+  return text;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return await Deno.stat(path).then(() => true, () => false);
+}
+
+async function resolveJars(): Promise<string> {
+  const libs = `${KAFKA_ROOT}/libs`;
+  if (await exists(`${libs}/.complete`)) return libs;
+  console.error("resolving Apache Kafka jars from Maven Central (once) ...");
+  await Deno.mkdir(libs, { recursive: true });
+  await run("mvn", [
+    "-q",
+    "-B",
+    "-f",
+    "kafka/pom.xml",
+    "dependency:copy-dependencies",
+    "-DincludeScope=runtime",
+    `-DoutputDirectory=${await Deno.realPath(libs)}`,
+  ], "Resolving the Kafka jars with Maven");
+  await Deno.writeTextFile(`${libs}/.complete`, new Date().toISOString());
+  return libs;
+}
+
+async function main(): Promise<void> {
+  const flags = parseFlags(Deno.args, {
+    brokers: { type: "string" },
+    heap: { type: "string" },
+  }, USAGE);
+  if (!flags) return;
+  const count = intFlag(flags.brokers, "brokers", 1, 1, 3);
+  const heap = flags.heap ?? "512m";
+  const nodes = Array.from({ length: count }, (_, i) => nodeLayout(i + 1, KAFKA_ROOT));
+  const bootstrap = nodes.map((n) => `127.0.0.1:${n.brokerPort}`);
+  const settings: KafkaSettings = { brokers: bootstrap, clientId: "kafka-start" };
+
+  if (await brokerAnswers({ ...settings, brokers: [bootstrap[0]] })) {
+    console.error(`a broker already answers at ${bootstrap[0]}: reusing it`);
+    console.log(bootstrap.join(","));
+    return;
+  }
+  const libs = await resolveJars();
+  const classpath = `${await Deno.realPath(libs)}/*`;
+  const layoutFile = `${KAFKA_ROOT}/cluster.json`;
+  const layout = JSON.stringify(nodes.map((n) => n.id));
+  // A data folder formatted for another cluster size cannot join this one.
+  if ((await exists(layoutFile)) && (await Deno.readTextFile(layoutFile)) !== layout) {
+    for (const n of nodes.concat(nodeLayout(2, KAFKA_ROOT), nodeLayout(3, KAFKA_ROOT))) {
+      await Deno.remove(`${n.dir}/data`, { recursive: true }).catch(() => {});
+    }
+  }
+  const clusterId = newClusterId();
+  for (const n of nodes) {
+    await Deno.mkdir(n.dir, { recursive: true });
+    const abs = await Deno.realPath(n.dir);
+    const absNode = { ...n, dir: abs };
+    await Deno.writeTextFile(
+      `${n.dir}/server.properties`,
+      serverProperties(absNode, nodes.map((m) => ({ ...m, dir: `${abs}/../node-${m.id}` }))),
+    );
+    await Deno.writeTextFile(`${n.dir}/log4j2.properties`, log4jProperties(`${abs}/broker.log`));
+    if (await exists(`${n.dir}/pid`)) {
+      const pid = Number(await Deno.readTextFile(`${n.dir}/pid`));
+      if (await processRuns(pid)) continue;
+    }
+    if (!(await exists(`${n.dir}/data/meta.properties`))) {
+      await run("java", [
+        `-Dlog4j2.configurationFile=${abs}/log4j2.properties`,
+        "-cp",
+        classpath,
+        "kafka.tools.StorageTool",
+        "format",
+        "-t",
+        clusterId,
+        "-c",
+        `${abs}/server.properties`,
+        "--ignore-formatted",
+      ], `Formatting the storage of broker ${n.id}`);
+    }
+    const child = new Deno.Command("java", {
+      args: [
+        `-Xmx${heap}`,
+        `-Xms${heap}`,
+        "-XX:+UseG1GC",
+        `-Dlog4j2.configurationFile=${abs}/log4j2.properties`,
+        "-cp",
+        classpath,
+        "kafka.Kafka",
+        `${abs}/server.properties`,
+      ],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+      detached: true,
+    }).spawn();
+    child.unref();
+    await Deno.writeTextFile(`${n.dir}/pid`, String(child.pid));
+    console.error(`started broker ${n.id} (pid ${child.pid}) on 127.0.0.1:${n.brokerPort}`);
+  }
+  await Deno.writeTextFile(layoutFile, layout);
+  const deadline = Date.now() + 90_000;
+  for (const address of bootstrap) {
+    while (!(await brokerAnswers({ ...settings, brokers: [address] }, 2000))) {
+      if (Date.now() > deadline) {
+        throw new Error(
+          `broker at ${address} did not answer within 90 s: see ${KAFKA_ROOT}/node-*/broker.log`,
+        );
+      }
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+  console.error(`Kafka is up: KAFKA_BROKERS=${bootstrap.join(",")}`);
+  console.log(bootstrap.join(","));
+}
+
+if (import.meta.main) await runMain(main);

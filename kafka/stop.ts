@@ -1,0 +1,44 @@
+/** Stops the brokers that `deno task kafka:start` started. */
+import { parseFlags, runMain } from "../shared/cli.ts";
+import { processRuns, stopProcess } from "./processes.ts";
+import { KAFKA_ROOT } from "./start.ts";
+
+const USAGE = `
+Stop the local Kafka brokers started by deno task kafka:start.
+
+Usage: deno task kafka:stop [--clean] [--broker N]
+  --clean      also delete their data (topics, offsets) and logs
+  --broker N   stop only broker N, at once (SIGKILL): for fault tests
+`;
+
+async function main(): Promise<void> {
+  const flags = parseFlags(Deno.args, {
+    clean: { type: "boolean" },
+    broker: { type: "string" },
+  }, USAGE);
+  if (!flags) return;
+  let stopped = 0;
+  const dirs: string[] = [];
+  try {
+    for await (const e of Deno.readDir(KAFKA_ROOT)) {
+      if (e.isDirectory && /^node-\d+$/.test(e.name)) dirs.push(`${KAFKA_ROOT}/${e.name}`);
+    }
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  for (const dir of dirs.sort()) {
+    if (flags.broker && dir !== `${KAFKA_ROOT}/node-${flags.broker}`) continue;
+    const pid = Number(await Deno.readTextFile(`${dir}/pid`).catch(() => "0"));
+    if (await processRuns(pid)) {
+      await stopProcess(pid, Boolean(flags.broker));
+      console.error(`stopped broker ${dir.slice(-1)} (pid ${pid})`);
+      stopped++;
+    }
+    await Deno.remove(`${dir}/pid`).catch(() => {});
+    if (flags.clean) await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+  if (flags.clean) await Deno.remove(`${KAFKA_ROOT}/cluster.json`).catch(() => {});
+  if (stopped === 0) console.error("no broker started by kafka:start is running");
+}
+
+if (import.meta.main) await runMain(main);

@@ -1,0 +1,98 @@
+import { Kafka, type KafkaConfig, logLevel, type SASLOptions } from "kafkajs";
+import type { KafkaSettings } from "./config.ts";
+
+const LEVEL_NAMES: Record<number, string> = {
+  [logLevel.ERROR]: "error",
+  [logLevel.WARN]: "warn",
+  [logLevel.INFO]: "info",
+  [logLevel.DEBUG]: "debug",
+};
+
+/**
+ * Creates a kafkajs client from the project's settings: brokers, TLS (with
+ * an optional CA file) and SASL PLAIN or SCRAM. kafkajs's JSON logs become
+ * one short line each on stderr; `quiet` drops everything below errors,
+ * which suits probes that expect refusals.
+ *
+ * @example
+ * ```ts
+ * const kafka = await createKafka(loadConfig().kafka, "worker-1");
+ * ```
+ */
+export async function createKafka(
+  settings: KafkaSettings,
+  clientId = settings.clientId,
+  options: { quiet?: boolean; connectionTimeout?: number; retries?: number } = {},
+): Promise<Kafka> {
+  const config: KafkaConfig = {
+    clientId,
+    brokers: settings.brokers,
+    connectionTimeout: options.connectionTimeout ?? 3000,
+    requestTimeout: 30_000,
+    retry: { retries: options.retries ?? 8, initialRetryTime: 200, maxRetryTime: 5000 },
+    logLevel: options.quiet ? logLevel.NOTHING : logLevel.WARN,
+    logCreator: () => ({ namespace, level, log }) => {
+      const { message, error } = log as { message: string; error?: string };
+      // Expected while a group rebalances or a broker restarts; kafkajs retries them.
+      if (
+        /coordinator is (loading|not available)|rebalanc|not the leader/i.test(
+          `${message} ${error}`,
+        )
+      ) return;
+      console.error(
+        `kafka ${LEVEL_NAMES[level] ?? level}: ${namespace}: ${message}${
+          error ? `: ${error}` : ""
+        }`,
+      );
+    },
+  };
+  if (settings.ssl) {
+    config.ssl = {
+      rejectUnauthorized: settings.ssl.rejectUnauthorized,
+      ...(settings.ssl.caFile ? { ca: [await Deno.readTextFile(settings.ssl.caFile)] } : {}),
+    };
+  }
+  if (settings.sasl) {
+    config.sasl = {
+      mechanism: settings.sasl.mechanism,
+      username: settings.sasl.username,
+      password: settings.sasl.password,
+    } as SASLOptions;
+  }
+  return new Kafka(config);
+}
+
+/**
+ * True when a broker answers a metadata request within `timeoutMs`.
+ *
+ * @example
+ * ```ts
+ * if (!(await brokerAnswers(settings))) console.error("no broker");
+ * ```
+ */
+export async function brokerAnswers(settings: KafkaSettings, timeoutMs = 3000): Promise<boolean> {
+  const kafka = await createKafka(settings, "probe", {
+    quiet: true,
+    connectionTimeout: timeoutMs,
+    retries: 0,
+  });
+  const admin = kafka.admin();
+  try {
+    await withTimeout(admin.connect().then(() => admin.describeCluster()), timeoutMs);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await admin.disconnect().catch(() => {});
+  }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return Promise.race([
+    p,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer in ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,342 @@
+import { CLASS_NAMES, NUM_CLASSES } from "./classes.ts";
+import { CodecError, type CodecErrorCode, type Decoded } from "./codec_error.ts";
+import { decodeImage, encodeImage } from "./image_codec.ts";
+
+/** Version of the message schema; decoders reject any other. */
+export const SCHEMA_VERSION = 1;
+/** Largest request value accepted, in bytes (an image takes 1,048). */
+export const MAX_REQUEST_BYTES = 4096;
+/** Largest response value accepted, in bytes. */
+export const MAX_RESPONSE_BYTES = 8192;
+/** Longest id, in characters. */
+export const MAX_ID_LENGTH = 128;
+
+const ID = /^[\x21-\x7e]+$/;
+
+/** A classification request: the value of a message keyed by `id`. */
+export interface ClassifyRequest {
+  v: 1;
+  id: string;
+  /** 784 grayscale bytes, row-major 28x28. On the wire: base64. */
+  image: Uint8Array;
+  /** Epoch milliseconds when the client sent it. */
+  sent_at: number;
+  /** The true class 0-9, when known (for evaluation). */
+  label?: number;
+}
+
+/** A served request's answer. */
+export interface Prediction {
+  v: 1;
+  id: string;
+  label: string;
+  index: number;
+  probability: number;
+  probabilities: number[];
+  model: string;
+  worker: string;
+  sent_at: number;
+  received_at: number;
+  completed_at: number;
+}
+
+/** The answer to a request that could not be served. */
+export interface ErrorReply {
+  v: 1;
+  id: string;
+  error: { code: string; message: string };
+}
+
+export type Response = Prediction | ErrorReply;
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * Encodes a request as the UTF-8 JSON value of its Kafka message.
+ *
+ * @example
+ * ```ts
+ * const value = encodeRequest({ v: 1, id: "a1", image, sent_at: Date.now(), label: 9 });
+ * ```
+ */
+export function encodeRequest(r: ClassifyRequest): Uint8Array {
+  const wire: Record<string, unknown> = {
+    v: SCHEMA_VERSION,
+    id: r.id,
+    image: encodeImage(r.image),
+    sent_at: r.sent_at,
+  };
+  if (r.label !== undefined) wire.label = r.label;
+  return encoder.encode(JSON.stringify(wire));
+}
+
+/**
+ * Encodes a response (prediction or error) as the UTF-8 JSON value of its
+ * Kafka message.
+ */
+export function encodeResponse(r: Response): Uint8Array {
+  return encoder.encode(JSON.stringify(r));
+}
+
+function fail<T>(code: CodecErrorCode, message: string, id?: string): Decoded<T> {
+  return id === undefined
+    ? { ok: false, error: new CodecError(code, message) }
+    : { ok: false, error: new CodecError(code, message), id };
+}
+
+function typeName(v: unknown): string {
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "an array";
+  if (typeof v === "number" && !Number.isFinite(v)) return String(v);
+  return typeof v === "string" ? `a string` : `a ${typeof v}`;
+}
+
+/** Parses a UTF-8 JSON object of at most `limit` bytes. */
+function parseObject(
+  bytes: Uint8Array | null | undefined,
+  limit: number,
+  what: string,
+): Decoded<Record<string, unknown>> {
+  if (!bytes || bytes.length === 0) {
+    return fail("empty", `Cannot decode ${what}: the value is empty`);
+  }
+  if (bytes.length > limit) {
+    return fail(
+      "too_large",
+      `Cannot decode ${what}: expected at most ${limit} bytes, got ${bytes.length}`,
+    );
+  }
+  let text: string;
+  try {
+    text = decoder.decode(bytes);
+  } catch {
+    return fail("invalid_utf8", `Cannot decode ${what}: the value is not valid UTF-8`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    return fail("invalid_json", `Cannot decode ${what}: not JSON (${(e as Error).message})`);
+  }
+  if (typeof json !== "object" || json === null || Array.isArray(json)) {
+    return fail(
+      "not_object",
+      `Cannot decode ${what}: expected a JSON object, got ${typeName(json)}`,
+    );
+  }
+  return { ok: true, value: json as Record<string, unknown> };
+}
+
+function readId(o: Record<string, unknown>, what: string): Decoded<string> {
+  const id = o.id;
+  if (id === undefined) return fail("missing_field", `Cannot decode ${what}: expected field 'id'`);
+  if (typeof id !== "string") {
+    return fail(
+      "invalid_id",
+      `Cannot decode ${what}: expected 'id' to be a string, got ${typeName(id)}`,
+    );
+  }
+  if (id.length === 0 || id.length > MAX_ID_LENGTH || !ID.test(id)) {
+    return fail(
+      "invalid_id",
+      `Cannot decode ${what}: expected 'id' of 1-${MAX_ID_LENGTH} printable ASCII characters without spaces, got ${
+        id.length === 0 ? "an empty string" : `${id.length} characters`
+      }`,
+    );
+  }
+  return { ok: true, value: id };
+}
+
+function checkVersion(o: Record<string, unknown>, what: string, id?: string): Decoded<1> {
+  if (o.v === undefined) {
+    return fail("missing_field", `Cannot decode ${what}: expected field 'v'`, id);
+  }
+  if (o.v !== SCHEMA_VERSION) {
+    return fail(
+      "unsupported_version",
+      `Cannot decode ${what}: expected schema version ${SCHEMA_VERSION}, got ${
+        JSON.stringify(o.v)
+      }`,
+      id,
+    );
+  }
+  return { ok: true, value: 1 };
+}
+
+function finiteTime(
+  o: Record<string, unknown>,
+  key: string,
+  what: string,
+  id: string,
+): Decoded<number> {
+  const t = o[key];
+  if (t === undefined) {
+    return fail("missing_field", `Cannot decode ${what}: expected field '${key}'`, id);
+  }
+  if (typeof t !== "number" || !Number.isFinite(t) || t < 0) {
+    return fail(
+      "invalid_field",
+      `Cannot decode ${what}: expected '${key}' to be epoch milliseconds (a finite number >= 0), got ${
+        typeof t === "number" ? t : typeName(t)
+      }`,
+      id,
+    );
+  }
+  return { ok: true, value: t };
+}
+
+/**
+ * Decodes and validates a request value: size, UTF-8, JSON object, version,
+ * id, image (strict base64 of exactly 784 bytes), sent_at, optional label
+ * 0-9. Never throws; a failure carries the id when it could be read, so the
+ * caller can still answer the client.
+ *
+ * @example
+ * ```ts
+ * const r = decodeRequest(message.value);
+ * if (!r.ok) deadLetter(message, r.error, r.id);
+ * ```
+ */
+export function decodeRequest(bytes: Uint8Array | null | undefined): Decoded<ClassifyRequest> {
+  const what = "request";
+  const parsed = parseObject(bytes, MAX_REQUEST_BYTES, what);
+  if (!parsed.ok) return parsed;
+  const o = parsed.value;
+  const idResult = readId(o, what);
+  const id = idResult.ok ? idResult.value : undefined;
+  const version = checkVersion(o, what, id);
+  if (!version.ok) return version as Decoded<never>;
+  if (!idResult.ok) return idResult as Decoded<never>;
+  const image = o.image;
+  if (image === undefined) {
+    return fail("missing_field", `Cannot decode request: expected field 'image'`, id);
+  }
+  if (typeof image !== "string") {
+    return fail(
+      "invalid_field",
+      `Cannot decode request: expected 'image' to be a base64 string, got ${typeName(image)}`,
+      id,
+    );
+  }
+  const pixels = decodeImage(image);
+  if (!pixels.ok) return { ...pixels, id };
+  const sent = finiteTime(o, "sent_at", what, id!);
+  if (!sent.ok) return sent as Decoded<never>;
+  const request: ClassifyRequest = { v: 1, id: id!, image: pixels.value, sent_at: sent.value };
+  if (o.label !== undefined && o.label !== null) {
+    const label = o.label;
+    if (
+      typeof label !== "number" || !Number.isInteger(label) || label < 0 || label >= NUM_CLASSES
+    ) {
+      return fail(
+        "invalid_label",
+        `Cannot decode request: expected 'label' to be an integer 0-${NUM_CLASSES - 1}, got ${
+          typeof label === "number" ? label : typeName(label)
+        }`,
+        id,
+      );
+    }
+    request.label = label;
+  }
+  return { ok: true, value: request };
+}
+
+/**
+ * Decodes and validates a response value: either a prediction (all fields,
+ * ten finite probabilities, a label that matches the index) or an error.
+ */
+export function decodeResponse(bytes: Uint8Array | null | undefined): Decoded<Response> {
+  const what = "response";
+  const parsed = parseObject(bytes, MAX_RESPONSE_BYTES, what);
+  if (!parsed.ok) return parsed;
+  const o = parsed.value;
+  const idResult = readId(o, what);
+  if (!idResult.ok) return idResult as Decoded<never>;
+  const id = idResult.value;
+  const version = checkVersion(o, what, id);
+  if (!version.ok) return version as Decoded<never>;
+  if (o.error !== undefined) {
+    const e = o.error as Record<string, unknown>;
+    if (
+      typeof e !== "object" || e === null || typeof e.code !== "string" ||
+      typeof e.message !== "string"
+    ) {
+      return fail(
+        "invalid_field",
+        `Cannot decode response: expected 'error' to be {code, message} strings`,
+        id,
+      );
+    }
+    return { ok: true, value: { v: 1, id, error: { code: e.code, message: e.message } } };
+  }
+  const index = o.index;
+  if (typeof index !== "number" || !Number.isInteger(index) || index < 0 || index >= NUM_CLASSES) {
+    return fail(
+      "invalid_field",
+      `Cannot decode response: expected 'index' 0-${NUM_CLASSES - 1}, got ${JSON.stringify(index)}`,
+      id,
+    );
+  }
+  if (o.label !== CLASS_NAMES[index]) {
+    return fail(
+      "invalid_field",
+      `Cannot decode response: expected 'label' ${
+        JSON.stringify(CLASS_NAMES[index])
+      } for index ${index}, got ${JSON.stringify(o.label)}`,
+      id,
+    );
+  }
+  const probs = o.probabilities;
+  if (
+    !Array.isArray(probs) || probs.length !== NUM_CLASSES ||
+    !probs.every((p) => typeof p === "number" && Number.isFinite(p))
+  ) {
+    return fail(
+      "invalid_field",
+      `Cannot decode response: expected 'probabilities' to be ${NUM_CLASSES} finite numbers`,
+      id,
+    );
+  }
+  if (typeof o.probability !== "number" || !Number.isFinite(o.probability)) {
+    return fail(
+      "invalid_field",
+      `Cannot decode response: expected 'probability' to be a finite number`,
+      id,
+    );
+  }
+  if (typeof o.model !== "string" || typeof o.worker !== "string") {
+    return fail(
+      "invalid_field",
+      `Cannot decode response: expected 'model' and 'worker' strings`,
+      id,
+    );
+  }
+  const times: number[] = [];
+  for (const key of ["sent_at", "received_at", "completed_at"]) {
+    const t = finiteTime(o, key, what, id);
+    if (!t.ok) return t as Decoded<never>;
+    times.push(t.value);
+  }
+  return {
+    ok: true,
+    value: {
+      v: 1,
+      id,
+      label: o.label as string,
+      index,
+      probability: o.probability,
+      probabilities: probs as number[],
+      model: o.model,
+      worker: o.worker,
+      sent_at: times[0],
+      received_at: times[1],
+      completed_at: times[2],
+    },
+  };
+}
+
+/** True for an error reply. */
+export function isErrorReply(r: Response): r is ErrorReply {
+  return "error" in r;
+}
