@@ -1,5 +1,15 @@
 import { Kafka, type KafkaConfig, logLevel, type SASLOptions } from "kafkajs";
+import { Buffer } from "node:buffer";
+import process from "node:process";
 import type { KafkaSettings } from "./config.ts";
+
+// kafkajs 2.2.4 sometimes schedules a negative timeout; Deno's Node layer then
+// prints a TimeoutNegativeWarning (and runs it after 1 ms, which is what kafkajs
+// wants). Other warnings still print.
+process.removeAllListeners("warning");
+process.on("warning", (w: Error) => {
+  if (w.name !== "TimeoutNegativeWarning") console.error(`warning: ${w.name}: ${w.message}`);
+});
 
 const LEVEL_NAMES: Record<number, string> = {
   [logLevel.ERROR]: "error",
@@ -95,4 +105,9 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
       timer = setTimeout(() => reject(new Error(`no answer in ${ms} ms`)), ms);
     }),
   ]).finally(() => clearTimeout(timer));
+}
+
+/** kafkajs writes Buffers as bytes but would stringify a plain Uint8Array. */
+export function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }

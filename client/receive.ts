@@ -1,0 +1,317 @@
+/**
+ * Receives classification responses, prints them, scores them against the
+ * send ledger and records them. Run `deno task client:receive --help`.
+ */
+import type { Consumer } from "kafkajs";
+import { stringify } from "csv-stringify/sync";
+import { intFlag, numberFlag, parseFlags, runMain, UsageError } from "../shared/cli.ts";
+import { loadConfig } from "../shared/config.ts";
+import { createKafka } from "../shared/kafka_client.ts";
+import { StatusLine } from "../shared/progress.ts";
+import { decodeResponse, isErrorReply, type Response } from "../shared/schema.ts";
+import { latencySummary } from "../shared/stats.ts";
+import { parseLedger } from "./ledger.ts";
+
+const USAGE = `
+Receive classification results from the response topic.
+
+Usage: deno task client:receive [options]
+  --count N           stop after N distinct requests are answered
+  --timeout-s S       stop after S seconds with no new response (default: never)
+  --out FILE          record every result as CSV (under results/)
+  --ledger FILE       id,label ledger written by client:send (default results/sent.csv if present)
+  --group ID          consumer group (default fashion-receiver); offsets are committed, so a
+                      restarted receiver resumes where it stopped
+  --from-beginning    a new group starts at the oldest response, not the newest
+  --print MODE        lines (one per result), summary (a live line), or auto (default:
+                      lines below 20 results/s)
+  -h, --help          this help
+`;
+
+export interface ReceiveOptions {
+  topic: string;
+  count?: number;
+  timeoutS?: number;
+  ledger?: string;
+  outFile?: string;
+  signal?: AbortSignal;
+  onResult?(
+    r: Response,
+    latencyMs: number,
+    trueLabel: number | undefined,
+    duplicate: boolean,
+  ): void;
+}
+
+/** What the receiver saw. */
+export interface ReceiveSummary {
+  /** Distinct request ids answered. */
+  received: number;
+  /** Response messages, duplicates included. */
+  messages: number;
+  errors: number;
+  duplicates: number;
+  undecodable: number;
+  labelled: number;
+  correct: number;
+  accuracy: number;
+  latencyMs: { p50: number; p95: number; p99: number };
+  seconds: number;
+  timedOut: boolean;
+  /** Answered ids, for callers that check completeness. */
+  ids: Set<string>;
+}
+
+const CSV_COLUMNS = [
+  "id",
+  "index",
+  "label",
+  "probability",
+  "true_label",
+  "correct",
+  "latency_ms",
+  "worker",
+  "model",
+  "error_code",
+  "error_message",
+];
+
+/**
+ * Consumes responses with `consumer` (already connected, not yet
+ * subscribed) until `count` distinct ids are answered, `timeoutS` seconds
+ * pass without a new one, or `signal` aborts. Duplicates (at-least-once
+ * delivery) are counted, not double-scored.
+ */
+export async function receiveResponses(
+  consumer: Consumer,
+  o: ReceiveOptions,
+  fromBeginning = false,
+): Promise<ReceiveSummary> {
+  const labels = new Map<string, number>();
+  let ledgerText = "";
+  let ledgerRead = 0;
+  async function refreshLedger() {
+    if (!o.ledger) return;
+    try {
+      const file = await Deno.readTextFile(o.ledger);
+      if (file.length <= ledgerRead) return;
+      ledgerText = ledgerText + file.slice(ledgerRead);
+      ledgerRead = file.length;
+      ledgerText = ledgerText.slice(parseLedger(ledgerText, labels));
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+  }
+  await refreshLedger();
+  const out = o.outFile
+    ? await Deno.open(o.outFile, { write: true, create: true, truncate: true })
+    : undefined;
+  const encoder = new TextEncoder();
+  if (out) await out.write(encoder.encode(stringify([CSV_COLUMNS])));
+
+  const s = {
+    received: 0,
+    messages: 0,
+    errors: 0,
+    duplicates: 0,
+    undecodable: 0,
+    labelled: 0,
+    correct: 0,
+  };
+  const ids = new Set<string>();
+  const latencies: number[] = [];
+  const started = performance.now();
+  let lastNew = performance.now();
+  let finish!: (timedOut: boolean) => void;
+  const finished = new Promise<boolean>((r) => (finish = r));
+  if (o.count !== undefined && o.count <= 0) finish(false);
+
+  await consumer.subscribe({ topic: o.topic, fromBeginning });
+  await consumer.run({
+    autoCommitInterval: 1000,
+    eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+      const rows: unknown[][] = [];
+      for (const m of batch.messages) {
+        if (!isRunning() || isStale()) break;
+        const now = Date.now();
+        s.messages++;
+        const d = decodeResponse(m.value);
+        if (!d.ok) {
+          s.undecodable++;
+          console.error(
+            `undecodable response at ${batch.topic}/${batch.partition}@${m.offset}: ${d.error.message}`,
+          );
+          resolveOffset(m.offset);
+          continue;
+        }
+        const r = d.value;
+        const duplicate = ids.has(r.id);
+        if (!labels.has(r.id)) await refreshLedger();
+        const trueLabel = labels.get(r.id);
+        const latency = isErrorReply(r) ? NaN : now - r.sent_at;
+        if (duplicate) {
+          s.duplicates++;
+        } else {
+          ids.add(r.id);
+          s.received++;
+          lastNew = performance.now();
+          if (isErrorReply(r)) {
+            s.errors++;
+          } else {
+            latencies.push(latency);
+            if (trueLabel !== undefined) {
+              s.labelled++;
+              if (trueLabel === r.index) s.correct++;
+            }
+          }
+          if (out) {
+            rows.push(
+              isErrorReply(r)
+                ? [r.id, "", "", "", trueLabel ?? "", "", "", "", "", r.error.code, r.error.message]
+                : [
+                  r.id,
+                  r.index,
+                  r.label,
+                  r.probability,
+                  trueLabel ?? "",
+                  trueLabel === undefined ? "" : String(trueLabel === r.index),
+                  latency,
+                  r.worker,
+                  r.model,
+                  "",
+                  "",
+                ],
+            );
+          }
+        }
+        o.onResult?.(r, latency, trueLabel, duplicate);
+        resolveOffset(m.offset);
+        if (o.count !== undefined && s.received >= o.count) finish(false);
+      }
+      if (out && rows.length) await out.write(encoder.encode(stringify(rows)));
+      await heartbeat();
+    },
+  });
+  const idle = o.timeoutS === undefined ? undefined : setInterval(() => {
+    if ((performance.now() - lastNew) / 1000 >= o.timeoutS!) finish(true);
+  }, 200);
+  o.signal?.addEventListener("abort", () => finish(false));
+  const timedOut = await finished;
+  clearInterval(idle);
+  await consumer.stop();
+  out?.close();
+  return {
+    ...s,
+    accuracy: s.labelled ? s.correct / s.labelled : NaN,
+    latencyMs: latencySummary(latencies),
+    seconds: (performance.now() - started) / 1000,
+    timedOut,
+    ids,
+  };
+}
+
+/** The exit summary, one fact per line. */
+export function formatSummary(s: ReceiveSummary, expected?: number): string {
+  const of = expected === undefined ? "" : ` of ${expected}`;
+  const acc = s.labelled
+    ? `${(s.accuracy * 100).toFixed(2)}% (${s.correct}/${s.labelled} labelled)`
+    : "n/a (no labels known: run client:send with its ledger)";
+  const l = s.latencyMs;
+  return [
+    `received:   ${s.received}${of} answered (${s.messages} messages in ${s.seconds.toFixed(1)} s${
+      s.timedOut ? ", stopped by --timeout-s" : ""
+    })`,
+    `errors:     ${s.errors} error replies${s.undecodable ? `, ${s.undecodable} undecodable` : ""}`,
+    `duplicates: ${s.duplicates}`,
+    `accuracy:   ${acc}`,
+    `latency:    p50 ${l.p50.toFixed(1)} ms, p95 ${l.p95.toFixed(1)} ms, p99 ${
+      l.p99.toFixed(1)
+    } ms (end to end, sent_at to received)`,
+  ].join("\n");
+}
+
+async function main(): Promise<number> {
+  const flags = parseFlags(Deno.args, {
+    count: { type: "string" },
+    "timeout-s": { type: "string" },
+    out: { type: "string" },
+    ledger: { type: "string" },
+    group: { type: "string" },
+    "from-beginning": { type: "boolean" },
+    print: { type: "string" },
+  }, USAGE);
+  if (!flags) return 0;
+  const count = flags.count === undefined ? undefined : intFlag(flags.count, "count", 0, 1);
+  const timeoutS = flags["timeout-s"] === undefined
+    ? undefined
+    : numberFlag(flags["timeout-s"], "timeout-s", 0, 0.1);
+  const print = flags.print ?? "auto";
+  if (!["lines", "summary", "auto"].includes(print)) {
+    throw new UsageError(`--print expects lines, summary or auto, got '${print}'`);
+  }
+  if (flags.out) {
+    await Deno.mkdir(flags.out.replace(/\/[^/]*$/, "") || ".", { recursive: true }).catch(() => {});
+  }
+  const ledger = flags.ledger ?? "results/sent.csv";
+  const config = loadConfig();
+  const kafka = await createKafka(config.kafka, "client-receive");
+  const consumer = kafka.consumer({
+    groupId: flags.group ?? "fashion-receiver",
+    maxWaitTimeInMs: 100,
+  });
+  await consumer.connect();
+  const abort = new AbortController();
+  Deno.addSignalListener("SIGINT", () => abort.abort());
+  Deno.addSignalListener("SIGTERM", () => abort.abort());
+  const line = new StatusLine();
+  let window: number[] = [];
+  let seen = 0;
+  console.error(
+    `receiving from ${config.topics.responses}${
+      count ? ` until ${count} are answered` : ""
+    } (Ctrl-C to stop)`,
+  );
+  try {
+    const summary = await receiveResponses(consumer, {
+      topic: config.topics.responses,
+      count,
+      timeoutS,
+      ledger,
+      outFile: flags.out,
+      signal: abort.signal,
+      onResult(r, latency, trueLabel, duplicate) {
+        const now = performance.now();
+        window = window.filter((t) => now - t < 1000);
+        window.push(now);
+        seen++;
+        const lines = print === "lines" || (print === "auto" && window.length < 20);
+        if (lines) {
+          const verdict = trueLabel === undefined || isErrorReply(r)
+            ? ""
+            : trueLabel === r.index
+            ? " ✓"
+            : ` ✗ (true ${trueLabel})`;
+          line.done(
+            isErrorReply(r)
+              ? `${r.id}  error ${r.error.code}: ${r.error.message}${
+                duplicate ? " (duplicate)" : ""
+              }`
+              : `${r.id}  ${r.label.padEnd(11)} p=${r.probability.toFixed(3)}  ${
+                latency.toFixed(0)
+              } ms${verdict}${duplicate ? " (duplicate)" : ""}`,
+          );
+        } else {
+          line.update(`received ${seen} responses, ${window.length}/s`);
+        }
+      },
+    });
+    line.done("");
+    console.log(formatSummary(summary, count));
+    if (flags.out) console.log(`results:    ${flags.out}`);
+    return count !== undefined && summary.received < count ? 1 : 0;
+  } finally {
+    await consumer.disconnect();
+  }
+}
+
+if (import.meta.main) await runMain(main);

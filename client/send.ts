@@ -1,0 +1,212 @@
+/**
+ * Publishes classification requests: Fashion-MNIST test images (or a CSV of
+ * images) as base64 JSON. Run `deno task client:send --help`.
+ */
+import type { Producer } from "kafkajs";
+import { intFlag, numberFlag, parseFlags, runMain, UsageError } from "../shared/cli.ts";
+import { type Config, loadConfig } from "../shared/config.ts";
+import { findDataDir, loadFashionMnist, loadImageCsv } from "../shared/dataset_files.ts";
+import { IMAGE_BYTES } from "../shared/classes.ts";
+import type { ImageSet } from "../shared/idx.ts";
+import { asBuffer, createKafka } from "../shared/kafka_client.ts";
+import { StatusLine } from "../shared/progress.ts";
+import { encodeRequest } from "../shared/schema.ts";
+import { ledgerLines } from "./ledger.ts";
+
+const USAGE = `
+Send Fashion-MNIST images to the classification service.
+
+Usage: deno task client:send [options]
+  --count N            requests to send (default: until Ctrl-C)
+  --pause-seconds S    pause between requests (default 0.1, like the original)
+  --rate R             requests per second instead of a pause; 'max' for as fast as possible
+  --order random|sequential   which test images (default random)
+  --seed N             seed for the random order (default: time)
+  --source FILE        images from a CSV (label,pixel1..pixel784 with a header)
+  --data DIR           Fashion-MNIST folder for the test split
+  --no-labels          do not attach the true label
+  --ledger FILE        append id,label of each request here, for client:receive's accuracy
+                       (default results/sent.csv; 'none' to skip)
+  -h, --help           this help
+`;
+
+export interface SendOptions {
+  set: ImageSet;
+  count: number;
+  /** Requests per second; Infinity for as fast as possible. */
+  rate: number;
+  order: "random" | "sequential";
+  seed: number;
+  withLabels: boolean;
+  ledger?: string;
+  /** A prefix for ids, unique per run. */
+  runId?: string;
+  signal?: AbortSignal;
+  onProgress?(sent: number, acked: number): void;
+}
+
+export interface SendResult {
+  sent: number;
+  acked: number;
+  seconds: number;
+  runId: string;
+}
+
+const CHUNK = 500;
+
+function picker(o: SendOptions): () => number {
+  let next = 0;
+  let s = o.seed >>> 0;
+  return o.order === "sequential" ? () => next++ % o.set.count : () => {
+    s = (Math.imul(s ^ (s >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0;
+    return s % o.set.count;
+  };
+}
+
+/**
+ * Sends `o.count` requests at `o.rate` per second through `producer`, in
+ * chunks, and resolves once every one is acknowledged by the brokers.
+ */
+export async function sendRequests(
+  producer: Producer,
+  topic: string,
+  o: SendOptions,
+): Promise<SendResult> {
+  const runId = o.runId ?? crypto.randomUUID().slice(0, 8);
+  const pick = picker(o);
+  const started = performance.now();
+  const ledger = o.ledger ? await Deno.open(o.ledger, { append: true, create: true }) : undefined;
+  const encoder = new TextEncoder();
+  let sent = 0;
+  let acked = 0;
+  const inFlight = new Set<Promise<void>>();
+  try {
+    while (sent < o.count && !o.signal?.aborted) {
+      const elapsed = (performance.now() - started) / 1000;
+      const due = Math.min(
+        o.count,
+        Number.isFinite(o.rate) ? Math.floor(elapsed * o.rate) + 1 : o.count,
+      );
+      if (due <= sent) {
+        await new Promise((r) =>
+          setTimeout(r, Math.min(100, ((sent + 1) / o.rate - elapsed) * 1000))
+        );
+        continue;
+      }
+      const n = Math.min(CHUNK, due - sent);
+      const entries: { id: string; label: number }[] = [];
+      const messages = Array.from({ length: n }, (_, i) => {
+        const index = pick();
+        const id = `${runId}-${sent + i}`;
+        const label = o.set.labels[index];
+        if (o.withLabels) entries.push({ id, label });
+        return {
+          key: id,
+          value: asBuffer(encodeRequest({
+            v: 1,
+            id,
+            image: o.set.images.subarray(index * IMAGE_BYTES, (index + 1) * IMAGE_BYTES),
+            sent_at: Date.now(),
+            ...(o.withLabels ? { label } : {}),
+          })),
+        };
+      });
+      if (ledger && entries.length) await ledger.write(encoder.encode(ledgerLines(entries)));
+      sent += n;
+      const p = producer.send({ topic, acks: -1, messages }).then(() => {
+        acked += n;
+        o.onProgress?.(sent, acked);
+      });
+      inFlight.add(p);
+      p.finally(() => inFlight.delete(p));
+      if (inFlight.size >= 8) await Promise.race(inFlight);
+    }
+    await Promise.all(inFlight);
+  } finally {
+    ledger?.close();
+  }
+  return { sent, acked, seconds: (performance.now() - started) / 1000, runId };
+}
+
+async function loadSource(flags: { source?: string; data?: string }, config: Config) {
+  if (flags.source) return await loadImageCsv(flags.source);
+  return await loadFashionMnist(await findDataDir(flags.data, config.dataDir), "test");
+}
+
+async function main(): Promise<void> {
+  const flags = parseFlags(Deno.args, {
+    count: { type: "string" },
+    "pause-seconds": { type: "string" },
+    rate: { type: "string" },
+    order: { type: "string" },
+    seed: { type: "string" },
+    source: { type: "string" },
+    data: { type: "string" },
+    "no-labels": { type: "boolean" },
+    ledger: { type: "string" },
+  }, USAGE);
+  if (!flags) return;
+  const count = intFlag(flags.count, "count", Number.MAX_SAFE_INTEGER, 1);
+  if (flags.rate !== undefined && flags["pause-seconds"] !== undefined) {
+    throw new UsageError("--rate and --pause-seconds are alternatives: give one");
+  }
+  const rate = flags.rate === "max"
+    ? Infinity
+    : flags.rate !== undefined
+    ? numberFlag(flags.rate, "rate", 10, 0.001)
+    : 1 / numberFlag(flags["pause-seconds"], "pause-seconds", 0.1, 0.0001);
+  const order = flags.order ?? "random";
+  if (order !== "random" && order !== "sequential") {
+    throw new UsageError(`--order expects random or sequential, got '${order}'`);
+  }
+  const config = loadConfig();
+  const set = await loadSource(flags, config);
+  const ledger = flags.ledger === "none" ? undefined : flags.ledger ?? "results/sent.csv";
+  if (ledger === "results/sent.csv") await Deno.mkdir("results", { recursive: true });
+
+  const kafka = await createKafka(config.kafka, "client-send");
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  const abort = new AbortController();
+  const onSignal = () => abort.abort();
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
+  const line = new StatusLine();
+  const total = count === Number.MAX_SAFE_INTEGER ? "" : `/${count}`;
+  let lastPrint = 0;
+  console.error(
+    `sending ${
+      count === Number.MAX_SAFE_INTEGER ? "until Ctrl-C" : count
+    } requests to ${config.topics.requests} at ${
+      Number.isFinite(rate) ? `${rate}/s` : "full speed"
+    }`,
+  );
+  try {
+    const r = await sendRequests(producer, config.topics.requests, {
+      set,
+      count,
+      rate,
+      order,
+      seed: flags.seed === undefined ? Date.now() : intFlag(flags.seed, "seed", 0, 0, 2 ** 32 - 1),
+      withLabels: !flags["no-labels"],
+      ledger,
+      signal: abort.signal,
+      onProgress(sent, acked) {
+        line.update(`sent ${sent}${total}, acknowledged ${acked}`);
+        if (!line.isTerminal && Date.now() - lastPrint > 5000) {
+          lastPrint = Date.now();
+          console.error(`sent ${sent}${total}, acknowledged ${acked}`);
+        }
+      },
+    });
+    line.done(
+      `sent ${r.sent} requests (run ${r.runId}), all ${r.acked} acknowledged, in ${
+        r.seconds.toFixed(1)
+      } s (${(r.sent / r.seconds).toFixed(0)}/s)`,
+    );
+  } finally {
+    await producer.disconnect();
+  }
+}
+
+if (import.meta.main) await runMain(main);

@@ -1,0 +1,259 @@
+/**
+ * The classification worker: consumes requests in the consumer group, runs
+ * the model on micro-batches and publishes one response per request.
+ * Run `deno task worker --help`.
+ */
+import type { Consumer, EachBatchPayload, Producer } from "kafkajs";
+import { useBackend } from "../shared/backend.ts";
+import { intFlag, numberFlag, parseFlags, runMain } from "../shared/cli.ts";
+import { type Config, loadConfig } from "../shared/config.ts";
+import { createKafka } from "../shared/kafka_client.ts";
+import { loadModel } from "../shared/model_io.ts";
+import { MicroBatcher } from "./micro_batcher.ts";
+import { predictBatch } from "./predictor.ts";
+import { serveMessages } from "./serve_messages.ts";
+import { ensureTopics, partitionCount } from "./topics.ts";
+import * as tf from "@tensorflow/tfjs";
+
+const USAGE = `
+Serve the model: consume requests, classify them in micro-batches, publish responses.
+Run it in several terminals to share the partitions among workers.
+
+Usage: deno task worker [options]
+  --model DIR           trained model folder (default artifacts/model)
+  --max-batch N         most images per predict (default 256)
+  --max-wait-ms MS      longest wait to fill a batch (default 5)
+  --partitions N        partitions for topics this worker creates (default 6)
+  --status-interval S   seconds between status lines (default 5; 0 for none)
+  --json                status and events as JSON lines
+  -h, --help            this help
+
+Environment: KAFKA_BROKERS (default localhost:9092), KAFKA_WORKER_GROUP
+(default read-ml-requests), topic names and TLS/SASL settings: see README.
+`;
+
+export interface WorkerOptions {
+  modelDir: string;
+  maxBatch: number;
+  maxWaitMs: number;
+  partitions: number;
+  statusIntervalS: number;
+  json: boolean;
+}
+
+interface Stats {
+  processed: number;
+  errors: number;
+  started: number;
+  lastProcessed: number;
+  lastAt: number;
+}
+
+function log(json: boolean, event: string, fields: Record<string, unknown>, text: string): void {
+  console.error(json ? JSON.stringify({ event, at: new Date().toISOString(), ...fields }) : text);
+}
+
+/** A running worker; `stop()` is idempotent. */
+export interface RunningWorker {
+  id: string;
+  stop(): Promise<void>;
+  /** Settles when the worker has stopped. */
+  stopped: Promise<void>;
+}
+
+/**
+ * Loads the model, ensures the topics, joins the group and serves until
+ * stopped. Offsets are committed only after the responses (and dead
+ * letters) of a batch are acknowledged by the brokers, so a worker killed at
+ * any point loses no request: another one serves it again.
+ */
+export async function startWorker(o: WorkerOptions, config: Config): Promise<RunningWorker> {
+  await useBackend("wasm");
+  const { model, version } = await loadModel(o.modelDir);
+  predictBatch(model, [new Uint8Array(784)]); // warm-up: first predict compiles kernels
+  const id = `${Deno.hostname()}-${Deno.pid}`;
+  const kafka = await createKafka(config.kafka, `worker-${id}`);
+  const admin = kafka.admin();
+  await admin.connect();
+  const created = await ensureTopics(admin, config.topics, o.partitions);
+  const partitions = await partitionCount(admin, config.topics.requests);
+  await admin.disconnect();
+  if (created.length) {
+    log(o.json, "topics_created", { topics: created }, `created topics: ${created.join(", ")}`);
+  }
+
+  const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  const consumer: Consumer = kafka.consumer({
+    groupId: config.workerGroup,
+    sessionTimeout: 10_000,
+    heartbeatInterval: 2_000,
+    rebalanceTimeout: 30_000,
+    maxWaitTimeInMs: 100,
+    maxBytesPerPartition: 512 * 1024,
+  });
+  const batcher = new MicroBatcher(
+    o.maxBatch,
+    o.maxWaitMs,
+    (images: Uint8Array[]) => predictBatch(model, images),
+  );
+  const stats: Stats = {
+    processed: 0,
+    errors: 0,
+    started: Date.now(),
+    lastProcessed: 0,
+    lastAt: Date.now(),
+  };
+
+  consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+    const mine = payload.memberAssignment[config.topics.requests] ?? [];
+    log(
+      o.json,
+      "group_join",
+      { group: config.workerGroup, partitions: mine },
+      `worker ${id} joined ${config.workerGroup}: partitions [${mine.join(",")}] of ${partitions}`,
+    );
+    if (mine.length === 0) {
+      log(
+        o.json,
+        "idle",
+        { partitions },
+        `warning: this worker got no partition: the group has more workers than the ${partitions} partitions of ${config.topics.requests}; it stays idle until one leaves (create the topic with more --partitions to scale further)`,
+      );
+    }
+  });
+  consumer.on(consumer.events.CRASH, ({ payload }) => {
+    log(
+      o.json,
+      "consumer_crash",
+      { error: String(payload.error), restart: payload.restart },
+      `consumer error: ${payload.error}${payload.restart ? " (restarting)" : ""}`,
+    );
+  });
+
+  await producer.connect();
+  await consumer.connect();
+  await consumer.subscribe({ topic: config.topics.requests, fromBeginning: true });
+
+  async function eachBatch(
+    { batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload,
+  ) {
+    if (!isRunning() || isStale() || batch.messages.length === 0) return;
+    const served = await serveMessages(batch.messages, {
+      topic: batch.topic,
+      partition: batch.partition,
+      model: version,
+      worker: id,
+      classify: (images) => batcher.submit(images),
+    });
+    const topicMessages = [{ topic: config.topics.responses, messages: served.responses }];
+    if (served.deadLetters.length) {
+      topicMessages.push({ topic: config.topics.dlq, messages: served.deadLetters });
+    }
+    await producer.sendBatch({ topicMessages, acks: -1 });
+    const last = batch.messages[batch.messages.length - 1].offset;
+    resolveOffset(last);
+    await consumer.commitOffsets([{
+      topic: batch.topic,
+      partition: batch.partition,
+      offset: (BigInt(last) + 1n).toString(),
+    }]);
+    stats.processed += batch.messages.length;
+    stats.errors += served.errors.length;
+    for (const e of served.errors) {
+      log(
+        o.json,
+        "bad_request",
+        { code: e.code, message: e.message, partition: batch.partition },
+        `bad request in partition ${batch.partition}: ${e.code}: ${e.message}`,
+      );
+    }
+    await heartbeat();
+  }
+
+  await consumer.run({
+    autoCommit: false,
+    partitionsConsumedConcurrently: Math.max(1, partitions),
+    eachBatch,
+  });
+  log(
+    o.json,
+    "started",
+    { worker: id, model: version, maxBatch: o.maxBatch, maxWaitMs: o.maxWaitMs },
+    `worker ${id} serving ${config.topics.requests} -> ${config.topics.responses} with model ${version} (max batch ${o.maxBatch}, max wait ${o.maxWaitMs} ms)`,
+  );
+
+  const timer = o.statusIntervalS > 0
+    ? setInterval(() => {
+      const now = Date.now();
+      const rate = ((stats.processed - stats.lastProcessed) * 1000) /
+        Math.max(1, now - stats.lastAt);
+      stats.lastProcessed = stats.processed;
+      stats.lastAt = now;
+      const meanBatch = batcher.batches ? batcher.items / batcher.batches : 0;
+      log(
+        o.json,
+        "status",
+        {
+          processed: stats.processed,
+          rate,
+          meanBatch,
+          errors: stats.errors,
+          tensors: tf.memory().numTensors,
+        },
+        `status: processed ${stats.processed}, ${rate.toFixed(0)}/s, mean batch ${
+          meanBatch.toFixed(1)
+        }, errors ${stats.errors}, tensors ${tf.memory().numTensors}`,
+      );
+    }, o.statusIntervalS * 1000)
+    : undefined;
+
+  let resolveStopped!: () => void;
+  const stopped = new Promise<void>((r) => (resolveStopped = r));
+  let stopping: Promise<void> | undefined;
+  function stop(): Promise<void> {
+    stopping ??= (async () => {
+      clearInterval(timer);
+      // disconnect() lets the batch in hand finish (responses sent, offsets
+      // committed) and leaves the group, so partitions move on at once.
+      await consumer.disconnect();
+      await producer.disconnect();
+      log(
+        o.json,
+        "stopped",
+        { processed: stats.processed, errors: stats.errors },
+        `worker ${id} stopped after ${stats.processed} requests (${stats.errors} malformed)`,
+      );
+      model.dispose();
+      resolveStopped();
+    })();
+    return stopping;
+  }
+  return { id, stop, stopped };
+}
+
+async function main(): Promise<void> {
+  const flags = parseFlags(Deno.args, {
+    model: { type: "string" },
+    "max-batch": { type: "string" },
+    "max-wait-ms": { type: "string" },
+    partitions: { type: "string" },
+    "status-interval": { type: "string" },
+    json: { type: "boolean" },
+  }, USAGE);
+  if (!flags) return;
+  const options: WorkerOptions = {
+    modelDir: flags.model ?? "artifacts/model",
+    maxBatch: intFlag(flags["max-batch"], "max-batch", 256, 1, 10_000),
+    maxWaitMs: numberFlag(flags["max-wait-ms"], "max-wait-ms", 5, 0, 60_000),
+    partitions: intFlag(flags.partitions, "partitions", 6, 1, 10_000),
+    statusIntervalS: numberFlag(flags["status-interval"], "status-interval", 5, 0, 3600),
+    json: Boolean(flags.json),
+  };
+  const worker = await startWorker(options, loadConfig());
+  const onSignal = () => void worker.stop();
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
+  await worker.stopped;
+}
+
+if (import.meta.main) await runMain(main);
