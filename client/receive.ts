@@ -23,6 +23,7 @@ Usage: deno task client:receive [options]
   --group ID          consumer group (default fashion-receiver); offsets are committed, so a
                       restarted receiver resumes where it stopped
   --from-beginning    a new group starts at the oldest response, not the newest
+  --run-id ID         count only responses to requests of this client:send run
   --print MODE        lines (one per result), summary (a live line), or auto (default:
                       lines below 20 results/s)
   -h, --help          this help
@@ -35,6 +36,10 @@ export interface ReceiveOptions {
   ledger?: string;
   outFile?: string;
   signal?: AbortSignal;
+  /** Count only ids of this client:send run ("<runId>-<n>"). */
+  runId?: string;
+  /** Called once the consumer has joined its group and has partitions. */
+  onReady?(): void;
   onResult?(
     r: Response,
     latencyMs: number,
@@ -57,6 +62,8 @@ export interface ReceiveSummary {
   accuracy: number;
   latencyMs: { p50: number; p95: number; p99: number };
   seconds: number;
+  /** Distinct answers per second from the first request's sent_at to the last answer. */
+  throughput: number;
   timedOut: boolean;
   /** Answered ids, for callers that check completeness. */
   ids: Set<string>;
@@ -121,11 +128,14 @@ export async function receiveResponses(
   const ids = new Set<string>();
   const latencies: number[] = [];
   const started = performance.now();
+  let firstSentAt = Infinity;
+  let lastAnswerAt = 0;
   let lastNew = performance.now();
   let finish!: (timedOut: boolean) => void;
   const finished = new Promise<boolean>((r) => (finish = r));
   if (o.count !== undefined && o.count <= 0) finish(false);
 
+  consumer.on(consumer.events.GROUP_JOIN, () => o.onReady?.());
   await consumer.subscribe({ topic: o.topic, fromBeginning });
   await consumer.run({
     autoCommitInterval: 1000,
@@ -145,6 +155,10 @@ export async function receiveResponses(
           continue;
         }
         const r = d.value;
+        if (o.runId !== undefined && !r.id.startsWith(`${o.runId}-`)) {
+          resolveOffset(m.offset);
+          continue;
+        }
         const duplicate = ids.has(r.id);
         if (!labels.has(r.id)) await refreshLedger();
         const trueLabel = labels.get(r.id);
@@ -155,6 +169,8 @@ export async function receiveResponses(
           ids.add(r.id);
           s.received++;
           lastNew = performance.now();
+          lastAnswerAt = now;
+          if (!isErrorReply(r)) firstSentAt = Math.min(firstSentAt, r.sent_at);
           if (isErrorReply(r)) {
             s.errors++;
           } else {
@@ -205,6 +221,7 @@ export async function receiveResponses(
     accuracy: s.labelled ? s.correct / s.labelled : NaN,
     latencyMs: latencySummary(latencies),
     seconds: (performance.now() - started) / 1000,
+    throughput: s.received / Math.max(0.001, (lastAnswerAt - firstSentAt) / 1000),
     timedOut,
     ids,
   };
@@ -223,6 +240,7 @@ export function formatSummary(s: ReceiveSummary, expected?: number): string {
     })`,
     `errors:     ${s.errors} error replies${s.undecodable ? `, ${s.undecodable} undecodable` : ""}`,
     `duplicates: ${s.duplicates}`,
+    `throughput: ${s.throughput.toFixed(0)} answers/s (first request sent to last answer received)`,
     `accuracy:   ${acc}`,
     `latency:    p50 ${l.p50.toFixed(1)} ms, p95 ${l.p95.toFixed(1)} ms, p99 ${
       l.p99.toFixed(1)
@@ -238,6 +256,7 @@ async function main(): Promise<number> {
     ledger: { type: "string" },
     group: { type: "string" },
     "from-beginning": { type: "boolean" },
+    "run-id": { type: "string" },
     print: { type: "string" },
   }, USAGE);
   if (!flags) return 0;
@@ -279,6 +298,8 @@ async function main(): Promise<number> {
       ledger,
       outFile: flags.out,
       signal: abort.signal,
+      runId: flags["run-id"],
+      onReady: () => console.error("receiver ready: joined its group"),
       onResult(r, latency, trueLabel, duplicate) {
         const now = performance.now();
         window = window.filter((t) => now - t < 1000);

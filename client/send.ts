@@ -8,7 +8,7 @@ import { type Config, loadConfig } from "../shared/config.ts";
 import { findDataDir, loadFashionMnist, loadImageCsv } from "../shared/dataset_files.ts";
 import { IMAGE_BYTES } from "../shared/classes.ts";
 import type { ImageSet } from "../shared/idx.ts";
-import { asBuffer, createKafka } from "../shared/kafka_client.ts";
+import { asBuffer, createKafka, idempotentProducer } from "../shared/kafka_client.ts";
 import { StatusLine } from "../shared/progress.ts";
 import { encodeRequest } from "../shared/schema.ts";
 import { ledgerLines } from "./ledger.ts";
@@ -25,6 +25,7 @@ Usage: deno task client:send [options]
   --source FILE        images from a CSV (label,pixel1..pixel784 with a header)
   --data DIR           Fashion-MNIST folder for the test split
   --no-labels          do not attach the true label
+  --run-id ID          prefix of request ids (default: random); ids are <run-id>-<n>
   --ledger FILE        append id,label of each request here, for client:receive's accuracy
                        (default results/sent.csv; 'none' to skip)
   -h, --help           this help
@@ -144,6 +145,7 @@ async function main(): Promise<void> {
     data: { type: "string" },
     "no-labels": { type: "boolean" },
     ledger: { type: "string" },
+    "run-id": { type: "string" },
   }, USAGE);
   if (!flags) return;
   const count = intFlag(flags.count, "count", Number.MAX_SAFE_INTEGER, 1);
@@ -159,13 +161,18 @@ async function main(): Promise<void> {
   if (order !== "random" && order !== "sequential") {
     throw new UsageError(`--order expects random or sequential, got '${order}'`);
   }
+  if (flags["run-id"] !== undefined && !/^[\x21-\x7e]{1,64}$/.test(flags["run-id"])) {
+    throw new UsageError(
+      `--run-id expects 1-64 printable ASCII characters without spaces, got '${flags["run-id"]}'`,
+    );
+  }
   const config = loadConfig();
   const set = await loadSource(flags, config);
   const ledger = flags.ledger === "none" ? undefined : flags.ledger ?? "results/sent.csv";
   if (ledger === "results/sent.csv") await Deno.mkdir("results", { recursive: true });
 
   const kafka = await createKafka(config.kafka, "client-send");
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  const producer = idempotentProducer(kafka);
   await producer.connect();
   const abort = new AbortController();
   const onSignal = () => abort.abort();
@@ -190,6 +197,7 @@ async function main(): Promise<void> {
       seed: flags.seed === undefined ? Date.now() : intFlag(flags.seed, "seed", 0, 0, 2 ** 32 - 1),
       withLabels: !flags["no-labels"],
       ledger,
+      runId: flags["run-id"],
       signal: abort.signal,
       onProgress(sent, acked) {
         line.update(`sent ${sent}${total}, acknowledged ${acked}`);

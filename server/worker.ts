@@ -7,7 +7,7 @@ import type { Consumer, EachBatchPayload, Producer } from "kafkajs";
 import { useBackend } from "../shared/backend.ts";
 import { intFlag, numberFlag, parseFlags, runMain } from "../shared/cli.ts";
 import { type Config, loadConfig } from "../shared/config.ts";
-import { createKafka } from "../shared/kafka_client.ts";
+import { createKafka, idempotentProducer } from "../shared/kafka_client.ts";
 import { loadModel } from "../shared/model_io.ts";
 import { MicroBatcher } from "./micro_batcher.ts";
 import { predictBatch } from "./predictor.ts";
@@ -82,7 +82,7 @@ export async function startWorker(o: WorkerOptions, config: Config): Promise<Run
     log(o.json, "topics_created", { topics: created }, `created topics: ${created.join(", ")}`);
   }
 
-  const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  const producer: Producer = idempotentProducer(kafka);
   const consumer: Consumer = kafka.consumer({
     groupId: config.workerGroup,
     sessionTimeout: 10_000,

@@ -1,4 +1,11 @@
-import { Kafka, type KafkaConfig, logLevel, type SASLOptions } from "kafkajs";
+import {
+  Kafka,
+  type KafkaConfig,
+  logLevel,
+  Partitioners,
+  type Producer,
+  type SASLOptions,
+} from "kafkajs";
 import { Buffer } from "node:buffer";
 import process from "node:process";
 import type { KafkaSettings } from "./config.ts";
@@ -110,4 +117,18 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
 /** kafkajs writes Buffers as bytes but would stringify a plain Uint8Array. */
 export function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/**
+ * An idempotent producer (no duplicates from its own retries) that retries
+ * without limit, as kafkajs requires for idempotence, so a send rides out a
+ * broker restart instead of failing.
+ */
+export function idempotentProducer(kafka: Kafka): Producer {
+  return kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    createPartitioner: Partitioners.DefaultPartitioner,
+    retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 200, maxRetryTime: 5000 },
+  });
 }

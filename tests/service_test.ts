@@ -1,0 +1,292 @@
+import assert from "node:assert/strict";
+import { receiveResponses } from "../client/receive.ts";
+import { sendRequests } from "../client/send.ts";
+import { asBuffer, idempotentProducer } from "../shared/kafka_client.ts";
+import { decodeResponse, isErrorReply, type Response } from "../shared/schema.ts";
+import { ensureTopics } from "../server/topics.ts";
+import { needsPermissions } from "./_support.ts";
+import {
+  deleteTopics,
+  ensureBroker,
+  ensureModel,
+  releaseBroker,
+  startWorker,
+  testImages,
+  testKafka,
+  uniqueService,
+} from "./_service.ts";
+
+const opts = { ...needsPermissions(), sanitizeOps: false, sanitizeResources: false };
+
+Deno.test({
+  name: "setup: a real Kafka broker answers and a model is trained",
+  ...opts,
+  async fn() {
+    await ensureBroker();
+    await ensureModel();
+  },
+});
+
+Deno.test({
+  name: "500 labelled test images get exactly 500 answers with their ids, accuracy >= 0.85",
+  ...opts,
+  async fn() {
+    const { config, env } = uniqueService("e2e");
+    const kafka = await testKafka(config);
+    const admin = kafka.admin();
+    await admin.connect();
+    await ensureTopics(admin, config.topics, 6);
+    await admin.disconnect();
+    const worker = await startWorker(env);
+    const producer = idempotentProducer(kafka);
+    await producer.connect();
+    const consumer = kafka.consumer({
+      groupId: `${config.workerGroup}-receiver`,
+      maxWaitTimeInMs: 100,
+    });
+    await consumer.connect();
+    try {
+      const set = await testImages();
+      const receiving = receiveResponses(consumer, {
+        topic: config.topics.responses,
+        count: 500,
+        timeoutS: 60,
+      }, true);
+      const sent = await sendRequests(producer, config.topics.requests, {
+        set,
+        count: 500,
+        rate: Infinity,
+        order: "sequential",
+        seed: 1,
+        withLabels: true,
+        runId: "e2e",
+      });
+      assert.equal(sent.acked, 500);
+      const got = await receiving;
+      assert.equal(got.received, 500);
+      assert.equal(got.errors, 0);
+      assert.equal(got.timedOut, false);
+      const expected = new Set(Array.from({ length: 500 }, (_, i) => `e2e-${i}`));
+      assert.deepEqual(got.ids, expected);
+      // The ledger is not used here: score against the test labels directly.
+      const answers = await collect(kafka, config.topics.responses, 500);
+      let right = 0;
+      for (const r of answers) {
+        assert.ok(!isErrorReply(r));
+        const i = Number(r.id.slice(4));
+        if (r.index === set.labels[i]) right++;
+        assert.equal(r.sent_at <= r.received_at && r.received_at <= r.completed_at, true);
+        assert.match(r.model, /^sha256:[0-9a-f]{16}$/);
+      }
+      assert.ok(right / 500 >= 0.85, `accuracy ${right / 500} < 0.85`);
+    } finally {
+      await consumer.disconnect();
+      await producer.disconnect();
+      const s = await worker.stop("SIGTERM");
+      assert.equal(s.code, 0, "the worker exits 0 on SIGTERM");
+      await deleteTopics(kafka, config);
+    }
+  },
+});
+
+/** Reads `count` distinct responses of a topic from the beginning. */
+async function collect(kafka: Awaited<ReturnType<typeof testKafka>>, topic: string, count: number) {
+  const consumer = kafka.consumer({
+    groupId: `collect-${crypto.randomUUID()}`,
+    maxWaitTimeInMs: 100,
+  });
+  await consumer.connect();
+  const byId = new Map<string, Response>();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`only ${byId.size} of ${count} responses`)),
+      60_000,
+    );
+    consumer.run({
+      eachMessage: async ({ message }) => {
+        const d = decodeResponse(message.value);
+        if (d.ok) byId.set(d.value.id, d.value);
+        if (byId.size >= count) {
+          clearTimeout(timer);
+          resolve();
+        }
+      },
+    });
+  });
+  await consumer.disconnect();
+  return [...byId.values()];
+}
+
+Deno.test({
+  name: "two workers in one group both serve requests",
+  ...opts,
+  async fn() {
+    const { config, env } = uniqueService("two");
+    const kafka = await testKafka(config);
+    const admin = kafka.admin();
+    await admin.connect();
+    await ensureTopics(admin, config.topics, 6);
+    await admin.disconnect();
+    const first = await startWorker(env);
+    const second = await startWorker(env);
+    // Both joined: the first rebalanced to share the partitions.
+    await first.waitFor(/joined .*: partitions \[\d(,\d)?(,\d)?\] of 6/, 60_000);
+    const producer = idempotentProducer(kafka);
+    await producer.connect();
+    try {
+      const set = await testImages();
+      await sendRequests(producer, config.topics.requests, {
+        set,
+        count: 600,
+        rate: Infinity,
+        order: "sequential",
+        seed: 1,
+        withLabels: true,
+        runId: "two",
+      });
+      const answers = await collect(kafka, config.topics.responses, 600);
+      const workers = new Set(answers.map((r) => (r as { worker: string }).worker));
+      assert.equal(workers.size, 2, `answers came from ${[...workers].join(", ")}`);
+    } finally {
+      await producer.disconnect();
+      await Promise.all([first.stop(), second.stop()]);
+      await deleteTopics(kafka, config);
+    }
+  },
+});
+
+Deno.test({
+  name: "a malformed request lands in the DLQ and gets an error reply while good ones flow",
+  ...opts,
+  async fn() {
+    const { config, env } = uniqueService("dlq");
+    const kafka = await testKafka(config);
+    const admin = kafka.admin();
+    await admin.connect();
+    await ensureTopics(admin, config.topics, 3);
+    await admin.disconnect();
+    const worker = await startWorker(env);
+    const producer = idempotentProducer(kafka);
+    await producer.connect();
+    try {
+      const set = await testImages();
+      const before = sendRequests(producer, config.topics.requests, {
+        set,
+        count: 100,
+        rate: Infinity,
+        order: "sequential",
+        seed: 1,
+        withLabels: true,
+        runId: "good1",
+      });
+      const badValue = asBuffer(
+        new TextEncoder().encode(
+          JSON.stringify({ v: 1, id: "bad-1", image: "not base64!", sent_at: 1 }),
+        ),
+      );
+      await producer.send({
+        topic: config.topics.requests,
+        acks: -1,
+        messages: [{ key: "bad-1", value: badValue, headers: { trace: "abc" } }],
+      });
+      await before;
+      await sendRequests(producer, config.topics.requests, {
+        set,
+        count: 100,
+        rate: Infinity,
+        order: "sequential",
+        seed: 2,
+        withLabels: true,
+        runId: "good2",
+      });
+      const answers = await collect(kafka, config.topics.responses, 201);
+      const bad = answers.find((r) => r.id === "bad-1");
+      assert.ok(bad && isErrorReply(bad), "bad-1 gets an error reply");
+      assert.equal(bad.error.code, "invalid_base64");
+      assert.equal(answers.filter((r) => !isErrorReply(r)).length, 200);
+
+      const dlq = kafka.consumer({ groupId: `dlq-${crypto.randomUUID()}`, maxWaitTimeInMs: 100 });
+      await dlq.connect();
+      await dlq.subscribe({ topic: config.topics.dlq, fromBeginning: true });
+      const record = await new Promise<
+        { key: string; value: string; headers: Record<string, string> }
+      >((resolve) => {
+        dlq.run({
+          eachMessage: async ({ message }) => {
+            const headers = Object.fromEntries(
+              Object.entries(message.headers ?? {}).map(([k, v]) => [k, String(v)]),
+            );
+            resolve({ key: String(message.key), value: String(message.value), headers });
+          },
+        });
+      });
+      await dlq.disconnect();
+      assert.equal(record.key, "bad-1");
+      assert.equal(record.value, new TextDecoder().decode(badValue));
+      assert.equal(record.headers.trace, "abc");
+      assert.equal(record.headers["dlq-error-code"], "invalid_base64");
+      assert.match(
+        record.headers["dlq-error-message"],
+        /^Cannot decode image: expected standard padded base64/,
+      );
+      assert.equal(record.headers["dlq-source-topic"], config.topics.requests);
+      assert.match(record.headers["dlq-source-offset"], /^\d+$/);
+      assert.match(record.headers["dlq-source-partition"], /^\d+$/);
+    } finally {
+      await producer.disconnect();
+      await worker.stop();
+      await deleteTopics(kafka, config);
+    }
+  },
+});
+
+Deno.test({
+  name: "a worker killed with SIGKILL mid-stream and replaced loses no request",
+  ...opts,
+  async fn() {
+    const { config, env } = uniqueService("kill");
+    const kafka = await testKafka(config);
+    const admin = kafka.admin();
+    await admin.connect();
+    await ensureTopics(admin, config.topics, 6);
+    await admin.disconnect();
+    const victim = await startWorker(env);
+    const producer = idempotentProducer(kafka);
+    await producer.connect();
+    let replacement: Awaited<ReturnType<typeof startWorker>> | undefined;
+    try {
+      const set = await testImages();
+      const sending = sendRequests(producer, config.topics.requests, {
+        set,
+        count: 2000,
+        rate: 500,
+        order: "sequential",
+        seed: 1,
+        withLabels: true,
+        runId: "kill",
+      });
+      await new Promise((r) => setTimeout(r, 1500));
+      await victim.stop("SIGKILL");
+      replacement = await startWorker(env);
+      const sent = await sending;
+      assert.equal(sent.acked, 2000);
+      const answers = await collect(kafka, config.topics.responses, 2000);
+      const ids = new Set(answers.map((r) => r.id));
+      const lost = Array.from({ length: 2000 }, (_, i) => `kill-${i}`).filter((id) => !ids.has(id));
+      assert.deepEqual(lost, [], `${lost.length} requests lost`);
+    } finally {
+      await producer.disconnect();
+      await replacement?.stop();
+      await deleteTopics(kafka, config);
+    }
+  },
+});
+
+Deno.test({
+  name: "teardown: stop the broker if the tests started it",
+  ...opts,
+  async fn() {
+    await releaseBroker();
+  },
+});
