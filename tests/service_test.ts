@@ -104,13 +104,14 @@ async function collect(kafka: Awaited<ReturnType<typeof testKafka>>, topic: stri
       60_000,
     );
     consumer.run({
-      eachMessage: async ({ message }) => {
+      eachMessage: ({ message }) => {
         const d = decodeResponse(message.value);
         if (d.ok) byId.set(d.value.id, d.value);
         if (byId.size >= count) {
           clearTimeout(timer);
           resolve();
         }
+        return Promise.resolve();
       },
     });
   });
@@ -213,11 +214,12 @@ Deno.test({
         { key: string; value: string; headers: Record<string, string> }
       >((resolve) => {
         dlq.run({
-          eachMessage: async ({ message }) => {
+          eachMessage: ({ message }) => {
             const headers = Object.fromEntries(
               Object.entries(message.headers ?? {}).map(([k, v]) => [k, String(v)]),
             );
             resolve({ key: String(message.key), value: String(message.value), headers });
+            return Promise.resolve();
           },
         });
       });
