@@ -1,11 +1,12 @@
-/** "2 cores, <CPU model>, Linux x86_64, Deno 2.x" for benchmark headers. */
+import os from "node:os";
+
+/** "2 cores, AMD EPYC, linux x86_64, Deno 2.x" for benchmark headers (needs --allow-sys=cpus). */
 export function machineDescription(): string {
   let cpu = "unknown CPU";
   try {
-    const info = Deno.readTextFileSync("/proc/cpuinfo");
-    cpu = info.match(/^model name\s*:\s*(.+)$/m)?.[1]?.trim() ?? cpu;
+    cpu = os.cpus()[0]?.model?.trim() || cpu;
   } catch {
-    // No /proc (or no permission): the model stays unknown.
+    // No sys permission: the model stays unknown.
   }
   const cores = navigator.hardwareConcurrency;
   return `${cores} cores, ${cpu}, ${Deno.build.os} ${Deno.build.arch}, Deno ${Deno.version.deno}`;
