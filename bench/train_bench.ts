@@ -24,24 +24,33 @@ Usage: deno task bench:train [--batches N] [--epoch-images N] [--data DIR]
   --data DIR         Fashion-MNIST folder (default: as deno task train finds it)
 `;
 
+interface Timing {
+  seconds: number;
+  /** Per-step milliseconds, sorted. */
+  steps: number[];
+}
+
 async function timeBatches(
   set: ImageSet,
   order: Int32Array,
   batches: number,
   batchSize: number,
   onBatch?: (i: number) => void,
-): Promise<number> {
+): Promise<Timing> {
   const model = createModel({ seed: 1 });
   // One warm-up step: kernel setup and operator caches are not per-epoch costs.
   await step(model, set, order.subarray(0, batchSize));
+  const steps: number[] = [];
   const started = performance.now();
   for (let b = 0; b < batches; b++) {
+    const t = performance.now();
     await step(model, set, order.subarray(b * batchSize, (b + 1) * batchSize));
+    steps.push(performance.now() - t);
     onBatch?.(b + 1);
   }
   const seconds = (performance.now() - started) / 1000;
   model.dispose();
-  return seconds;
+  return { seconds, steps: steps.sort((a, b) => a - b) };
 }
 
 async function step(model: tf.LayersModel, set: ImageSet, pick: Int32Array): Promise<void> {
@@ -70,12 +79,14 @@ async function main(): Promise<void> {
 
   await useBackend("wasm");
   registerTrainingKernels();
-  const epochSeconds = await timeBatches(set, order, epochBatches, batchSize, (b) => {
+  const epoch = await timeBatches(set, order, epochBatches, batchSize, (b) => {
     if (b % 50 === 0) console.error(`wasm epoch: ${b}/${epochBatches} batches`);
   });
-  const wasmSeconds = await timeBatches(set, order, ratioBatches, batchSize);
+  const epochSeconds = epoch.seconds;
+  const wasmSeconds = (await timeBatches(set, order, ratioBatches, batchSize)).seconds;
   await useBackend("cpu");
-  const cpuSeconds = await timeBatches(set, order, ratioBatches, batchSize);
+  const cpuSeconds = (await timeBatches(set, order, ratioBatches, batchSize)).seconds;
+  const at = (q: number) => epoch.steps[Math.floor(q * (epoch.steps.length - 1))];
 
   const result = {
     machine: machineDescription(),
@@ -84,6 +95,9 @@ async function main(): Promise<void> {
     epoch_images: epochBatches * batchSize,
     wasm_seconds_per_epoch: epochSeconds * (60_000 / (epochBatches * batchSize)),
     wasm_ms_per_step: (epochSeconds / epochBatches) * 1000,
+    wasm_step_ms_p10: at(0.1),
+    wasm_step_ms_median: at(0.5),
+    wasm_step_ms_p90: at(0.9),
     ratio_batches: ratioBatches,
     wasm_ms_per_step_ratio_run: (wasmSeconds / ratioBatches) * 1000,
     cpu_ms_per_step: (cpuSeconds / ratioBatches) * 1000,
@@ -94,6 +108,11 @@ async function main(): Promise<void> {
   console.log(
     `wasm: ${result.wasm_seconds_per_epoch.toFixed(1)} s per 60,000-image epoch ` +
       `(${result.wasm_ms_per_step.toFixed(1)} ms/step over ${epochBatches} steps)`,
+  );
+  console.log(
+    `wasm step time: p10 ${at(0.1).toFixed(1)} ms, median ${at(0.5).toFixed(1)} ms, p90 ${
+      at(0.9).toFixed(1)
+    } ms`,
   );
   console.log(
     `same ${ratioBatches} batches: wasm ${result.wasm_ms_per_step_ratio_run.toFixed(1)} ms/step, ` +
