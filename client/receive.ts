@@ -139,7 +139,9 @@ export async function receiveResponses(
   await consumer.subscribe({ topic: o.topic, fromBeginning });
   await consumer.run({
     autoCommitInterval: 1000,
-    eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+    eachBatch: async (
+      { batch, resolveOffset, heartbeat, isRunning, isStale, commitOffsetsIfNecessary },
+    ) => {
       const rows: unknown[][] = [];
       for (const m of batch.messages) {
         if (!isRunning() || isStale()) break;
@@ -205,6 +207,16 @@ export async function receiveResponses(
         if (o.count !== undefined && s.received >= o.count) finish(false);
       }
       if (out && rows.length) await out.write(encoder.encode(stringify(rows)));
+      // Commit what was recorded at once, so a restarted receiver resumes right here.
+      const last = batch.messages[batch.messages.length - 1]?.offset;
+      if (last !== undefined) {
+        await commitOffsetsIfNecessary({
+          topics: [{
+            topic: batch.topic,
+            partitions: [{ partition: batch.partition, offset: (BigInt(last) + 1n).toString() }],
+          }],
+        });
+      }
       await heartbeat();
     },
   });

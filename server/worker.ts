@@ -21,7 +21,8 @@ Run it in several terminals to share the partitions among workers.
 
 Usage: deno task worker [options]
   --model DIR           trained model folder (default artifacts/model)
-  --max-batch N         most images per predict (default 256)
+  --max-batch N         most images per predict (default 256); 1 is the original's naive
+                        mode: one predict, one send and one commit per message
   --max-wait-ms MS      longest wait to fill a batch (default 5)
   --partitions N        partitions for topics this worker creates (default 6)
   --status-interval S   seconds between status lines (default 5; 0 for none)
@@ -134,13 +135,15 @@ export async function startWorker(o: WorkerOptions, config: Config): Promise<Run
   await consumer.connect();
   await consumer.subscribe({ topic: config.topics.requests, fromBeginning: true });
 
-  async function eachBatch(
-    { batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload,
+  /** Serves `messages` of one partition, publishes, then commits past them. */
+  async function serveAndCommit(
+    topic: string,
+    partition: number,
+    messages: EachBatchPayload["batch"]["messages"],
   ) {
-    if (!isRunning() || isStale() || batch.messages.length === 0) return;
-    const served = await serveMessages(batch.messages, {
-      topic: batch.topic,
-      partition: batch.partition,
+    const served = await serveMessages(messages, {
+      topic,
+      partition,
       model: version,
       worker: id,
       classify: (images) => batcher.submit(images),
@@ -150,22 +153,33 @@ export async function startWorker(o: WorkerOptions, config: Config): Promise<Run
       topicMessages.push({ topic: config.topics.dlq, messages: served.deadLetters });
     }
     await producer.sendBatch({ topicMessages, acks: -1 });
-    const last = batch.messages[batch.messages.length - 1].offset;
-    resolveOffset(last);
-    await consumer.commitOffsets([{
-      topic: batch.topic,
-      partition: batch.partition,
-      offset: (BigInt(last) + 1n).toString(),
-    }]);
-    stats.processed += batch.messages.length;
+    const last = messages[messages.length - 1].offset;
+    await consumer.commitOffsets([{ topic, partition, offset: (BigInt(last) + 1n).toString() }]);
+    stats.processed += messages.length;
     stats.errors += served.errors.length;
     for (const e of served.errors) {
       log(
         o.json,
         "bad_request",
-        { code: e.code, message: e.message, partition: batch.partition },
-        `bad request in partition ${batch.partition}: ${e.code}: ${e.message}`,
+        { code: e.code, message: e.message, partition },
+        `bad request in partition ${partition}: ${e.code}: ${e.message}`,
       );
+    }
+    return last;
+  }
+
+  async function eachBatch(
+    { batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload,
+  ) {
+    if (!isRunning() || isStale() || batch.messages.length === 0) return;
+    if (o.maxBatch > 1) {
+      resolveOffset(await serveAndCommit(batch.topic, batch.partition, batch.messages));
+    } else {
+      // Naive mode, the original design: one predict, one send, one commit per message.
+      for (const m of batch.messages) {
+        if (!isRunning() || isStale()) break;
+        resolveOffset(await serveAndCommit(batch.topic, batch.partition, [m]));
+      }
     }
     await heartbeat();
   }
@@ -190,6 +204,7 @@ export async function startWorker(o: WorkerOptions, config: Config): Promise<Run
       stats.lastProcessed = stats.processed;
       stats.lastAt = now;
       const meanBatch = batcher.batches ? batcher.items / batcher.batches : 0;
+      const rssMb = Deno.memoryUsage().rss / 2 ** 20;
       log(
         o.json,
         "status",
@@ -199,10 +214,11 @@ export async function startWorker(o: WorkerOptions, config: Config): Promise<Run
           meanBatch,
           errors: stats.errors,
           tensors: tf.memory().numTensors,
+          rssMb,
         },
         `status: processed ${stats.processed}, ${rate.toFixed(0)}/s, mean batch ${
           meanBatch.toFixed(1)
-        }, errors ${stats.errors}, tensors ${tf.memory().numTensors}`,
+        }, errors ${stats.errors}, tensors ${tf.memory().numTensors}, rss ${rssMb.toFixed(0)} MB`,
       );
     }, o.statusIntervalS * 1000)
     : undefined;

@@ -244,48 +244,6 @@ Deno.test({
 });
 
 Deno.test({
-  name: "a worker killed with SIGKILL mid-stream and replaced loses no request",
-  ...opts,
-  async fn() {
-    const { config, env } = uniqueService("kill");
-    const kafka = await testKafka(config);
-    const admin = kafka.admin();
-    await admin.connect();
-    await ensureTopics(admin, config.topics, 6);
-    await admin.disconnect();
-    const victim = await startWorker(env);
-    const producer = idempotentProducer(kafka);
-    await producer.connect();
-    let replacement: Awaited<ReturnType<typeof startWorker>> | undefined;
-    try {
-      const set = await testImages();
-      const sending = sendRequests(producer, config.topics.requests, {
-        set,
-        count: 2000,
-        rate: 500,
-        order: "sequential",
-        seed: 1,
-        withLabels: true,
-        runId: "kill",
-      });
-      await new Promise((r) => setTimeout(r, 1500));
-      await victim.stop("SIGKILL");
-      replacement = await startWorker(env);
-      const sent = await sending;
-      assert.equal(sent.acked, 2000);
-      const answers = await collect(kafka, config.topics.responses, 2000);
-      const ids = new Set(answers.map((r) => r.id));
-      const lost = Array.from({ length: 2000 }, (_, i) => `kill-${i}`).filter((id) => !ids.has(id));
-      assert.deepEqual(lost, [], `${lost.length} requests lost`);
-    } finally {
-      await producer.disconnect();
-      await replacement?.stop();
-      await deleteTopics(kafka, config);
-    }
-  },
-});
-
-Deno.test({
   name: "teardown: stop the broker if the tests started it",
   ...opts,
   async fn() {

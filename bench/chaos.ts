@@ -1,0 +1,138 @@
+/**
+ * The fault suite: breaks workers, the broker and the receiver on purpose
+ * during streams of requests and reports sent, answered, lost and
+ * duplicated for each case. Lost must be 0. Run `deno task chaos --help`.
+ */
+import { writeFileAtomic } from "../shared/atomic_write.ts";
+import { intFlag, parseFlags, runMain } from "../shared/cli.ts";
+import { parseConfig } from "../shared/config.ts";
+import { loadFashionMnist, SYSTEM_DATA_DIR } from "../shared/dataset_files.ts";
+import { runTask } from "../shared/deno_task.ts";
+import { brokerAnswers } from "../shared/kafka_client.ts";
+import { badRequests } from "../tests/bad_requests.ts";
+import {
+  badInput,
+  type CaseResult,
+  caseService,
+  killBroker,
+  killWorkers,
+  restartBroker,
+  restartReceiver,
+} from "./chaos_cases.ts";
+import { machineDescription } from "./machine.ts";
+
+const USAGE = `
+Fault suite against real Kafka: SIGKILL workers, restart the broker, restart the receiver,
+and SIGKILL one broker of a 3-broker cluster, each during a stream of requests.
+
+Usage: deno task chaos [--count N] [--rate R] [--model DIR]
+  --count N    requests in the worker-kill stream (default 20000; the others use half)
+  --rate R     requests per second (default 1000)
+  --model DIR  model to serve (default artifacts/model)
+Needs the local broker of deno task kafka:start (it restarts it, and runs a 3-broker
+cluster for the last case). Writes bench/results/chaos.json; exits 1 if anything is lost.
+`;
+
+async function managedBroker(): Promise<boolean> {
+  return await Deno.stat(".kafka/node-1/pid").then(() => true, () => false);
+}
+
+async function main(): Promise<number> {
+  const flags = parseFlags(Deno.args, {
+    count: { type: "string" },
+    rate: { type: "string" },
+    model: { type: "string" },
+  }, USAGE);
+  if (!flags) return 0;
+  const count = intFlag(flags.count, "count", 20_000, 100);
+  const rate = intFlag(flags.rate, "rate", 1000, 1);
+  const model = flags.model ?? "artifacts/model";
+  await Deno.stat(`${model}/model.json`).catch(() => {
+    throw new Error(`No model at ${model}: run 'deno task train' first or pass --model DIR`);
+  });
+  const single = parseConfig({}).kafka;
+  const wasRunning = await brokerAnswers(single);
+  if (wasRunning && !(await managedBroker())) {
+    throw new Error(
+      "a broker answers on localhost:9092 that kafka:start did not start; chaos restarts brokers, so stop it first",
+    );
+  }
+  if (!wasRunning) await runTask("kafka:start");
+  const set = await loadFashionMnist(SYSTEM_DATA_DIR, "test");
+  const results: CaseResult[] = [];
+  let badSummary: Record<string, unknown> | undefined;
+  const report = (r: CaseResult) => {
+    results.push(r);
+    console.error(
+      `${r.name}: sent ${r.sent}, answered ${r.answered}, lost ${r.lost}, duplicated ${r.duplicated} (${
+        r.seconds.toFixed(1)
+      } s)${r.notes.length ? `\n  ${r.notes.join("\n  ")}` : ""}`,
+    );
+  };
+  try {
+    const bad = await badInput(caseService("bad", model), set, count / 4, badRequests("chaos"));
+    const misfiled = bad.deadLetters.filter((d) => d.got !== d.expected);
+    console.error(
+      `bad input: ${bad.kinds} kinds of malformed requests in a stream of ${bad.good} good ones: ` +
+        `${
+          bad.kinds - misfiled.length
+        } in the DLQ with the expected code, ${bad.errorReplies.length} of ${bad.expectedReplies} error replies, ` +
+        `${bad.goodAnswered} of ${bad.good} good answered by ${bad.workers.size} worker (exited: ${bad.workerExited}); ` +
+        `good throughput ${bad.goodPerSecondClean.toFixed(0)}/s alone, ${
+          bad.goodPerSecondMixed.toFixed(0)
+        }/s mixed`,
+    );
+    for (const m of misfiled) console.error(`  ${m.kind}: expected ${m.expected}, got ${m.got}`);
+    badSummary = {
+      kinds: bad.kinds,
+      dead_letters_with_expected_code: bad.kinds - misfiled.length,
+      error_replies: bad.errorReplies.length,
+      expected_error_replies: bad.expectedReplies,
+      good: bad.good,
+      good_answered: bad.goodAnswered,
+      worker_restarted: bad.workerExited || bad.workers.size !== 1,
+      good_per_second_alone: bad.goodPerSecondClean,
+      good_per_second_mixed: bad.goodPerSecondMixed,
+    };
+    report(await killWorkers(caseService("kill", model), set, count, rate, 3));
+    report(await restartReceiver(caseService("receiver", model), set, count / 2, rate));
+    report(await restartBroker(caseService("broker", model), set, count / 2, rate));
+    await runTask("kafka:stop");
+    await runTask("kafka:start", ["--brokers", "3"]);
+    const cluster = "127.0.0.1:9092,127.0.0.1:9094,127.0.0.1:9096";
+    report(await killBroker(caseService("cluster", model, cluster), set, count / 2, rate));
+  } finally {
+    await runTask("kafka:stop", ["--clean"]).catch(() => {});
+    if (wasRunning) await runTask("kafka:start");
+  }
+  console.log(`machine: ${machineDescription()}`);
+  console.log("");
+  console.log("| case | sent | answered | lost | duplicated | seconds |");
+  console.log("| --- | --- | --- | --- | --- | --- |");
+  for (const r of results) {
+    console.log(
+      `| ${r.name} | ${r.sent} | ${r.answered} | ${r.lost} | ${r.duplicated} | ${
+        r.seconds.toFixed(1)
+      } |`,
+    );
+  }
+  await Deno.mkdir("bench/results", { recursive: true });
+  await writeFileAtomic(
+    "bench/results/chaos.json",
+    JSON.stringify(
+      { machine: machineDescription(), command: "deno task chaos", rate, results },
+      null,
+      2,
+    ) + "\n",
+  );
+  const lost = results.reduce((n, r) => n + r.lost, 0);
+  console.log(lost === 0 ? "\nlost: 0 in every case" : `\nLOST ${lost} requests`);
+  if (badSummary) console.log(`bad input: ${JSON.stringify(badSummary)}`);
+  const badOk = badSummary !== undefined &&
+    badSummary.dead_letters_with_expected_code === badSummary.kinds &&
+    badSummary.error_replies === badSummary.expected_error_replies &&
+    badSummary.good_answered === badSummary.good && !badSummary.worker_restarted;
+  return lost === 0 && badOk ? 0 : 1;
+}
+
+if (import.meta.main) await runMain(main);

@@ -1,0 +1,300 @@
+/**
+ * Benchmark, not a test: end-to-end throughput and latency through the real
+ * broker, naive (one predict and one send per message) against
+ * micro-batching, with 1 and 2 workers; then a soak that watches the
+ * worker's tensors and memory. Run `deno task bench:e2e --help`.
+ */
+import * as tf from "@tensorflow/tfjs";
+import { receiveResponses } from "../client/receive.ts";
+import { sendRequests } from "../client/send.ts";
+import { writeFileAtomic } from "../shared/atomic_write.ts";
+import { intFlag, parseFlags, runMain } from "../shared/cli.ts";
+import { type Config, parseConfig } from "../shared/config.ts";
+import { loadFashionMnist, SYSTEM_DATA_DIR } from "../shared/dataset_files.ts";
+import { runTask, startTask, type TaskProcess } from "../shared/deno_task.ts";
+import type { ImageSet } from "../shared/idx.ts";
+import { brokerAnswers, createKafka, idempotentProducer } from "../shared/kafka_client.ts";
+import { ensureTopics } from "../server/topics.ts";
+import { machineDescription } from "./machine.ts";
+
+const USAGE = `
+Benchmark the service end to end through a real Kafka broker on this machine.
+
+Usage: deno task bench:e2e [--count N] [--latency-seconds S] [--soak N] [--model DIR]
+  --count N            requests per throughput run (default 20000)
+  --latency-seconds S  length of each run at 1,000 requests/s (default 10)
+  --soak N             requests in the soak run that watches worker memory (default 100000; 0 skips)
+  --model DIR          model to serve (default artifacts/model)
+Writes bench/results/e2e.json. Starts a broker if none answers (and stops it after).
+`;
+
+interface Scenario {
+  name: string;
+  workers: number;
+  maxBatch: number;
+}
+
+const SCENARIOS: Scenario[] = [
+  { name: "naive, 1 worker", workers: 1, maxBatch: 1 },
+  { name: "micro-batch, 1 worker", workers: 1, maxBatch: 256 },
+  { name: "naive, 2 workers", workers: 2, maxBatch: 1 },
+  { name: "micro-batch, 2 workers", workers: 2, maxBatch: 256 },
+];
+
+interface Row {
+  scenario: string;
+  workers: number;
+  max_batch: number;
+  throughput_per_s: number;
+  sent: number;
+  answered: number;
+  latency_at_1000_per_s_ms: { p50: number; p95: number; p99: number };
+  latency_answered: number;
+}
+
+function uniqueTopics(tag: string): { config: Config; env: Record<string, string> } {
+  const id = `${tag}-${crypto.randomUUID().slice(0, 6)}`;
+  const env = {
+    KAFKA_REQUEST_TOPIC: `bench-${id}-requests`,
+    KAFKA_RESPONSE_TOPIC: `bench-${id}-responses`,
+    KAFKA_DLQ_TOPIC: `bench-${id}-dlq`,
+    KAFKA_WORKER_GROUP: `bench-${id}-workers`,
+  };
+  return { config: parseConfig(env), env };
+}
+
+async function startWorkers(
+  n: number,
+  env: Record<string, string>,
+  args: string[],
+): Promise<TaskProcess[]> {
+  const workers: TaskProcess[] = [];
+  for (let i = 0; i < n; i++) {
+    const w = startTask("worker", args, { env });
+    await w.waitFor(/^worker .* serving /, 120_000);
+    workers.push(w);
+  }
+  // Let the group settle: every worker reports its final partitions.
+  if (n > 1) await workers[0].waitFor(/joined .*: partitions \[\d(,\d)?(,\d)?\] of 6/, 60_000);
+  return workers;
+}
+
+/** Sends `count` requests at `rate` and receives every answer. */
+async function run(
+  config: Config,
+  set: ImageSet,
+  count: number,
+  rate: number,
+  runId: string,
+) {
+  const kafka = await createKafka(config.kafka, `bench-${runId}`);
+  const producer = idempotentProducer(kafka);
+  const consumer = kafka.consumer({ groupId: `bench-receiver-${runId}`, maxWaitTimeInMs: 20 });
+  await Promise.all([producer.connect(), consumer.connect()]);
+  let ready!: () => void;
+  const joined = new Promise<void>((r) => (ready = r));
+  const receiving = receiveResponses(consumer, {
+    topic: config.topics.responses,
+    count,
+    timeoutS: 60,
+    runId,
+    onReady: ready,
+  });
+  await joined;
+  await sendRequests(producer, config.topics.requests, {
+    set,
+    count,
+    rate,
+    order: "random",
+    seed: 7,
+    withLabels: true,
+    runId,
+  });
+  const got = await receiving;
+  await Promise.all([consumer.disconnect(), producer.disconnect()]);
+  return got;
+}
+
+async function scenario(
+  s: Scenario,
+  set: ImageSet,
+  o: { count: number; latencySeconds: number; model: string },
+): Promise<Row> {
+  const { config, env } = uniqueTopics(s.name.replace(/[^a-z0-9]+/g, "-"));
+  const kafka = await createKafka(config.kafka, "bench-admin");
+  const admin = kafka.admin();
+  await admin.connect();
+  await ensureTopics(admin, config.topics, 6);
+  const workers = await startWorkers(s.workers, env, [
+    "--model",
+    o.model,
+    "--max-batch",
+    String(s.maxBatch),
+    "--status-interval",
+    "0",
+  ]);
+  try {
+    const tag = crypto.randomUUID().slice(0, 6);
+    await run(config, set, 300, Infinity, `warm${tag}`);
+    const tput = await run(config, set, o.count, Infinity, `tput${tag}`);
+    const latencyCount = Math.round(o.latencySeconds * 1000);
+    const lat = await run(config, set, latencyCount, 1000, `lat${tag}`);
+    const row: Row = {
+      scenario: s.name,
+      workers: s.workers,
+      max_batch: s.maxBatch,
+      throughput_per_s: tput.throughput,
+      sent: o.count,
+      answered: tput.received,
+      latency_at_1000_per_s_ms: lat.latencyMs,
+      latency_answered: lat.received,
+    };
+    console.error(
+      `${s.name}: ${row.throughput_per_s.toFixed(0)} images/s; at 1,000/s p50 ${
+        lat.latencyMs.p50.toFixed(1)
+      } ms, p99 ${lat.latencyMs.p99.toFixed(1)} ms`,
+    );
+    return row;
+  } finally {
+    await Promise.all(workers.map((w) => w.stop()));
+    await admin.deleteTopics({
+      topics: [config.topics.requests, config.topics.responses, config.topics.dlq],
+    }).catch(() => {});
+    await admin.disconnect();
+  }
+}
+
+interface SoakPoint {
+  processed: number;
+  tensors: number;
+  rssMb: number;
+}
+
+/** Streams `count` requests through one worker and samples its tensors and memory. */
+async function soak(set: ImageSet, count: number, model: string) {
+  const { config, env } = uniqueTopics("soak");
+  const kafka = await createKafka(config.kafka, "bench-soak");
+  const admin = kafka.admin();
+  await admin.connect();
+  await ensureTopics(admin, config.topics, 6);
+  const [worker] = await startWorkers(1, env, [
+    "--model",
+    model,
+    "--status-interval",
+    "2",
+    "--json",
+  ]);
+  try {
+    const got = await run(config, set, count, Infinity, `soak${crypto.randomUUID().slice(0, 6)}`);
+    await new Promise((r) => setTimeout(r, 2500));
+    const points: SoakPoint[] = worker.lines.flatMap((l) => {
+      try {
+        const e = JSON.parse(l);
+        return e.event === "status"
+          ? [{ processed: e.processed, tensors: e.tensors, rssMb: e.rssMb }]
+          : [];
+      } catch {
+        return [];
+      }
+    });
+    return { answered: got.received, throughput: got.throughput, points };
+  } finally {
+    await worker.stop();
+    await admin.deleteTopics({
+      topics: [config.topics.requests, config.topics.responses, config.topics.dlq],
+    }).catch(() => {});
+    await admin.disconnect();
+  }
+}
+
+async function main(): Promise<void> {
+  const flags = parseFlags(Deno.args, {
+    count: { type: "string" },
+    "latency-seconds": { type: "string" },
+    soak: { type: "string" },
+    model: { type: "string" },
+  }, USAGE);
+  if (!flags) return;
+  const o = {
+    count: intFlag(flags.count, "count", 20_000, 100),
+    latencySeconds: intFlag(flags["latency-seconds"], "latency-seconds", 10, 1, 600),
+    model: flags.model ?? "artifacts/model",
+  };
+  const soakCount = intFlag(flags.soak, "soak", 100_000, 0);
+  await Deno.stat(`${o.model}/model.json`).catch(() => {
+    throw new Error(`No model at ${o.model}: run 'deno task train' first or pass --model DIR`);
+  });
+  const started = !(await brokerAnswers(parseConfig({}).kafka));
+  if (started) await runTask("kafka:start");
+  try {
+    const set = await loadFashionMnist(SYSTEM_DATA_DIR, "test");
+    const rows: Row[] = [];
+    for (const s of SCENARIOS) rows.push(await scenario(s, set, o));
+    const soakResult = soakCount > 0 ? await soak(set, soakCount, o.model) : undefined;
+    const by = (name: string) => rows.find((r) => r.scenario === name)!;
+    const ratio1 = by("micro-batch, 1 worker").throughput_per_s /
+      by("naive, 1 worker").throughput_per_s;
+    const ratio2 = by("micro-batch, 2 workers").throughput_per_s /
+      by("naive, 2 workers").throughput_per_s;
+    const result = {
+      machine: machineDescription(),
+      versions: {
+        deno: Deno.version.deno,
+        tfjs: tf.version.tfjs,
+        kafka: "4.1.1 (KRaft, 1 broker)",
+        kafkajs: "2.2.4",
+      },
+      command: "deno task bench:e2e",
+      requests_per_throughput_run: o.count,
+      rows,
+      micro_batch_over_naive: { one_worker: ratio1, two_workers: ratio2 },
+      soak: soakResult,
+    };
+    console.log(`machine: ${result.machine}; broker, workers and clients all on it`);
+    console.log(
+      `versions: Deno ${Deno.version.deno}, tfjs ${tf.version.tfjs}, Kafka 4.1.1, kafkajs 2.2.4`,
+    );
+    console.log("");
+    console.log(
+      "| mode | workers | images/s (max, end to end) | p50 ms @1000/s | p95 ms | p99 ms |",
+    );
+    console.log("| --- | --- | --- | --- | --- | --- |");
+    for (const r of rows) {
+      const l = r.latency_at_1000_per_s_ms;
+      console.log(
+        `| ${
+          r.max_batch === 1 ? "naive (--max-batch 1)" : "micro-batch (256, 5 ms)"
+        } | ${r.workers} | ${r.throughput_per_s.toFixed(0)} | ${l.p50.toFixed(1)} | ${
+          l.p95.toFixed(1)
+        } | ${l.p99.toFixed(1)} |`,
+      );
+    }
+    console.log("");
+    console.log(
+      `micro-batching over naive: ${ratio1.toFixed(1)}x with 1 worker, ${
+        ratio2.toFixed(1)
+      }x with 2`,
+    );
+    if (soakResult) {
+      const p = soakResult.points;
+      const first = p[0];
+      const last = p[p.length - 1];
+      const maxRss = Math.max(...p.map((x) => x.rssMb));
+      console.log(
+        `soak: ${soakResult.answered} of ${soakCount} answered at ${
+          soakResult.throughput.toFixed(0)
+        }/s; ` +
+          `worker tensors ${first?.tensors} -> ${last?.tensors}, rss ${
+            first?.rssMb.toFixed(0)
+          } -> ${last?.rssMb.toFixed(0)} MB (max ${maxRss.toFixed(0)}) over ${p.length} samples`,
+      );
+    }
+    await Deno.mkdir("bench/results", { recursive: true });
+    await writeFileAtomic("bench/results/e2e.json", JSON.stringify(result, null, 2) + "\n");
+    console.log("written: bench/results/e2e.json");
+  } finally {
+    if (started) await runTask("kafka:stop");
+  }
+}
+
+if (import.meta.main) await runMain(main);
