@@ -25,6 +25,18 @@ const LEVEL_NAMES: Record<number, string> = {
   [logLevel.DEBUG]: "debug",
 };
 
+const lastSeen = new Map<string, number>();
+
+/** True for a log line already printed in the last 5 s: a broker outage repeats them. */
+function repeated(key: string): boolean {
+  const now = Date.now();
+  const seen = lastSeen.get(key);
+  if (seen !== undefined && now - seen < 5000) return true;
+  lastSeen.set(key, now);
+  if (lastSeen.size > 1000) lastSeen.clear();
+  return false;
+}
+
 /**
  * Creates a kafkajs client from the project's settings: brokers, TLS (with
  * an optional CA file) and SASL PLAIN or SCRAM. kafkajs's JSON logs become
@@ -50,6 +62,7 @@ export async function createKafka(
     logLevel: options.quiet ? logLevel.NOTHING : logLevel.WARN,
     logCreator: () => ({ namespace, level, log }) => {
       const { message, error } = log as { message: string; error?: string };
+      if (repeated(`${namespace}${message}${error}`)) return;
       // Expected while a group rebalances or a broker restarts; kafkajs retries them.
       if (
         /coordinator is (loading|not available)|rebalanc|not the leader/i.test(

@@ -88,6 +88,7 @@ export async function writeArtifacts(dir: string, a: Artifacts): Promise<void> {
     `${dir}/report.svg`,
     renderReportSvg(
       a.history,
+      m.best_epoch,
       a.confusion,
       CLASS_NAMES,
       `test accuracy ${

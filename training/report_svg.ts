@@ -13,6 +13,7 @@ function polyline(points: [number, number][], color: string, dashed = false): st
 
 function curves(
   history: EpochRecord[],
+  bestEpoch: number,
   keys: [keyof EpochRecord, string, string][],
   title: string,
   x0: number,
@@ -37,15 +38,28 @@ function curves(
       y0 + h + 14
     }" font-size="10" text-anchor="end">epoch ${history.length}</text>`,
   ];
+  if (bestEpoch >= 1) {
+    const bx = px(bestEpoch - 1);
+    parts.push(
+      `<line x1="${f(bx)}" y1="${y0}" x2="${f(bx)}" y2="${
+        y0 + h
+      }" stroke="#888" stroke-dasharray="2 3"/>`,
+      `<text x="${f(bx - 3)}" y="${
+        y0 + h - 20
+      }" font-size="10" fill="#555" text-anchor="end">best epoch ${bestEpoch}</text>`,
+    );
+  }
   keys.forEach(([key, color, label], k) => {
     const pts = history
       .map((r, i) => [px(i), py(r[key])] as [number, number])
       .filter(([, y]) => Number.isFinite(y));
     parts.push(polyline(pts, color, k % 2 === 1));
+    const ly = y0 + 16 + k * 14;
     parts.push(
-      `<text x="${x0 + w - 110}" y="${y0 + 16 + k * 14}" font-size="11" fill="${color}">${
-        esc(label)
-      }</text>`,
+      `<line x1="${x0 + w - 150}" y1="${ly - 4}" x2="${x0 + w - 125}" y2="${
+        ly - 4
+      }" stroke="${color}" stroke-width="2"${k % 2 === 1 ? ' stroke-dasharray="5 3"' : ""}/>`,
+      `<text x="${x0 + w - 120}" y="${ly}" font-size="11" fill="${color}">${esc(label)}</text>`,
     );
   });
   return parts.join("\n");
@@ -62,23 +76,23 @@ function heatmap(
   const parts = [
     `<text x="${x0}" y="${
       y0 - 40
-    }" font-size="14" font-weight="bold">Test confusion matrix (rows: true, columns: predicted)</text>`,
+    }" font-size="14" font-weight="bold">Test confusion matrix (rows: true class, columns: predicted class, by index)</text>`,
   ];
   names.forEach((name, i) => {
     parts.push(
       `<text x="${x0 - 6}" y="${y0 + i * cell + cell / 2 + 4}" font-size="11" text-anchor="end">${
         esc(name)
-      }</text>`,
-      `<text transform="translate(${x0 + i * cell + cell / 2 + 4},${
-        y0 - 6
-      }) rotate(-40)" font-size="11">${esc(name)}</text>`,
+      } ${i}</text>`,
+      `<text x="${x0 + i * cell + cell / 2}" y="${
+        y0 - 8
+      }" font-size="11" text-anchor="middle">${i}</text>`,
     );
   });
   confusion.forEach((row, i) =>
     row.forEach((n, j) => {
       // Square root keeps small off-diagonal counts visible beside the diagonal.
       const t = Math.sqrt(n / max);
-      const shade = Math.round(255 - t * 200);
+      const shade = Math.round(255 - t * 150);
       const fill = i === j ? `rgb(${shade},${shade},255)` : `rgb(255,${shade},${shade})`;
       parts.push(
         `<rect x="${x0 + j * cell}" y="${
@@ -88,7 +102,7 @@ function heatmap(
         }, predicted ${esc(names[j])}: ${n}</title></rect>`,
         `<text x="${x0 + j * cell + cell / 2}" y="${
           y0 + i * cell + cell / 2 + 4
-        }" font-size="10" text-anchor="middle" fill="${t > 0.6 ? "#fff" : "#222"}">${n}</text>`,
+        }" font-size="10" text-anchor="middle" fill="#111">${n}</text>`,
       );
     })
   );
@@ -102,6 +116,7 @@ function heatmap(
  */
 export function renderReportSvg(
   history: EpochRecord[],
+  bestEpoch: number,
   confusion: number[][],
   names: readonly string[],
   headline: string,
@@ -115,6 +130,7 @@ export function renderReportSvg(
 ${
     curves(
       history,
+      bestEpoch,
       [["loss", "#d62728", "train loss"], ["val_loss", "#ff9896", "validation loss"]],
       "Loss",
       70,
@@ -126,6 +142,7 @@ ${
 ${
     curves(
       history,
+      bestEpoch,
       [["accuracy", "#1f77b4", "train accuracy"], [
         "val_accuracy",
         "#6baed6",
