@@ -71,7 +71,7 @@ async function startWorkers(
   const workers: TaskProcess[] = [];
   for (let i = 0; i < n; i++) {
     const w = startTask("worker", args, { env });
-    await w.waitFor(/^worker .* serving /, 120_000);
+    await w.waitFor(/^worker .* serving |"event":"started"/, 120_000);
     workers.push(w);
   }
   // Let the group settle: every worker reports its final partitions.

@@ -2,11 +2,12 @@
  * Receives classification responses, prints them, scores them against the
  * send ledger and records them. Run `deno task client:receive --help`.
  */
-import type { Consumer } from "kafkajs";
+import type { Consumer, EachBatchPayload } from "kafkajs";
 import { stringify } from "csv-stringify/sync";
 import { intFlag, numberFlag, parseFlags, runMain, UsageError } from "../shared/cli.ts";
 import { loadConfig } from "../shared/config.ts";
 import { createKafka } from "../shared/kafka_client.ts";
+import { OffsetCommitter } from "../shared/offset_committer.ts";
 import { StatusLine } from "../shared/progress.ts";
 import { decodeResponse, isErrorReply, type Response } from "../shared/schema.ts";
 import { latencySummary } from "../shared/stats.ts";
@@ -97,7 +98,13 @@ export async function receiveResponses(
   const labels = new Map<string, number>();
   let ledgerText = "";
   let ledgerRead = 0;
-  async function refreshLedger() {
+  let refreshing: Promise<void> | undefined;
+  // Single flight: concurrent partition batches would otherwise read the tail twice.
+  function refreshLedger(): Promise<void> {
+    refreshing ??= readLedgerTail().finally(() => (refreshing = undefined));
+    return refreshing;
+  }
+  async function readLedgerTail() {
     if (!o.ledger) return;
     try {
       const file = await Deno.readTextFile(o.ledger);
@@ -137,97 +144,105 @@ export async function receiveResponses(
 
   consumer.on(consumer.events.GROUP_JOIN, () => o.onReady?.());
   await consumer.subscribe({ topic: o.topic, fromBeginning });
+  const committer = new OffsetCommitter(
+    (offsets) => consumer.commitOffsets(offsets),
+    (e) => console.error(`offset commit refused: ${e}`),
+  );
   await consumer.run({
-    autoCommitInterval: 1000,
-    eachBatch: async (
-      { batch, resolveOffset, heartbeat, isRunning, isStale, commitOffsetsIfNecessary },
-    ) => {
-      const rows: unknown[][] = [];
-      for (const m of batch.messages) {
-        if (!isRunning() || isStale()) break;
-        const now = Date.now();
-        s.messages++;
-        const d = decodeResponse(m.value);
-        if (!d.ok) {
-          s.undecodable++;
-          console.error(
-            `undecodable response at ${batch.topic}/${batch.partition}@${m.offset}: ${d.error.message}`,
-          );
-          resolveOffset(m.offset);
-          continue;
-        }
-        const r = d.value;
-        if (o.runId !== undefined && !r.id.startsWith(`${o.runId}-`)) {
-          resolveOffset(m.offset);
-          continue;
-        }
-        const duplicate = ids.has(r.id);
-        if (!labels.has(r.id)) await refreshLedger();
-        const trueLabel = labels.get(r.id);
-        const latency = isErrorReply(r) ? NaN : now - r.sent_at;
-        if (duplicate) {
-          s.duplicates++;
-        } else {
-          ids.add(r.id);
-          s.received++;
-          lastNew = performance.now();
-          lastAnswerAt = now;
-          if (!isErrorReply(r)) firstSentAt = Math.min(firstSentAt, r.sent_at);
-          if (isErrorReply(r)) {
-            s.errors++;
-          } else {
-            latencies.push(latency);
-            if (trueLabel !== undefined) {
-              s.labelled++;
-              if (trueLabel === r.index) s.correct++;
-            }
-          }
-          if (out) {
-            rows.push(
-              isErrorReply(r)
-                ? [r.id, "", "", "", trueLabel ?? "", "", "", "", "", r.error.code, r.error.message]
-                : [
-                  r.id,
-                  r.index,
-                  r.label,
-                  r.probability,
-                  trueLabel ?? "",
-                  trueLabel === undefined ? "" : String(trueLabel === r.index),
-                  latency,
-                  r.worker,
-                  r.model,
-                  "",
-                  "",
-                ],
-            );
-          }
-        }
-        o.onResult?.(r, latency, trueLabel, duplicate);
-        resolveOffset(m.offset);
-        if (o.count !== undefined && s.received >= o.count) finish(false);
-      }
-      if (out && rows.length) await out.write(encoder.encode(stringify(rows)));
-      // Commit what was recorded at once, so a restarted receiver resumes right here.
-      const last = batch.messages[batch.messages.length - 1]?.offset;
-      if (last !== undefined) {
-        await commitOffsetsIfNecessary({
-          topics: [{
-            topic: batch.topic,
-            partitions: [{ partition: batch.partition, offset: (BigInt(last) + 1n).toString() }],
-          }],
-        });
-      }
-      await heartbeat();
-    },
+    autoCommit: false,
+    partitionsConsumedConcurrently: 16,
+    eachBatch: (payload) => committer.track(() => handleBatch(payload)),
   });
+
+  async function handleBatch(
+    { batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload,
+  ) {
+    const rows: unknown[][] = [];
+    for (const m of batch.messages) {
+      if (!isRunning() || isStale()) break;
+      const now = Date.now();
+      s.messages++;
+      const d = decodeResponse(m.value);
+      if (!d.ok) {
+        s.undecodable++;
+        console.error(
+          `undecodable response at ${batch.topic}/${batch.partition}@${m.offset}: ${d.error.message}`,
+        );
+        resolveOffset(m.offset);
+        continue;
+      }
+      const r = d.value;
+      if (o.runId !== undefined && !r.id.startsWith(`${o.runId}-`)) {
+        resolveOffset(m.offset);
+        continue;
+      }
+      const duplicate = ids.has(r.id);
+      if (!labels.has(r.id)) await refreshLedger();
+      const trueLabel = labels.get(r.id);
+      const latency = isErrorReply(r) ? NaN : now - r.sent_at;
+      if (duplicate) {
+        s.duplicates++;
+      } else {
+        ids.add(r.id);
+        s.received++;
+        lastNew = performance.now();
+        lastAnswerAt = now;
+        if (!isErrorReply(r)) firstSentAt = Math.min(firstSentAt, r.sent_at);
+        if (isErrorReply(r)) {
+          s.errors++;
+        } else {
+          latencies.push(latency);
+          if (trueLabel !== undefined) {
+            s.labelled++;
+            if (trueLabel === r.index) s.correct++;
+          }
+        }
+        if (out) {
+          rows.push(
+            isErrorReply(r)
+              ? [r.id, "", "", "", trueLabel ?? "", "", "", "", "", r.error.code, r.error.message]
+              : [
+                r.id,
+                r.index,
+                r.label,
+                r.probability,
+                trueLabel ?? "",
+                trueLabel === undefined ? "" : String(trueLabel === r.index),
+                latency,
+                r.worker,
+                r.model,
+                "",
+                "",
+              ],
+          );
+        }
+      }
+      o.onResult?.(r, latency, trueLabel, duplicate);
+      resolveOffset(m.offset);
+      if (o.count !== undefined && s.received >= o.count) finish(false);
+    }
+    if (out && rows.length) await out.write(encoder.encode(stringify(rows)));
+    // Recorded: commit soon, so a restarted receiver resumes right here.
+    const last = batch.messages[batch.messages.length - 1]?.offset;
+    if (last !== undefined) {
+      committer.note({
+        topic: batch.topic,
+        partition: batch.partition,
+        offset: (BigInt(last) + 1n).toString(),
+      });
+    }
+    await heartbeat();
+  }
   const idle = o.timeoutS === undefined ? undefined : setInterval(() => {
     if ((performance.now() - lastNew) / 1000 >= o.timeoutS!) finish(true);
   }, 200);
   o.signal?.addEventListener("abort", () => finish(false));
   const timedOut = await finished;
   clearInterval(idle);
+  consumer.pause([{ topic: o.topic }]);
+  await committer.drain();
   await consumer.stop();
-  out?.close();
+  await out?.close();
   return {
     ...s,
     accuracy: s.labelled ? s.correct / s.labelled : NaN,

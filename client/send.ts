@@ -76,11 +76,17 @@ export async function sendRequests(
   const runId = o.runId ?? crypto.randomUUID().slice(0, 8);
   const pick = picker(o);
   const started = performance.now();
-  const ledger = o.ledger ? await Deno.open(o.ledger, { append: true, create: true }) : undefined;
+  // A stream writer writes every byte of each chunk of lines.
+  const ledger = o.ledger
+    ? (await Deno.open(o.ledger, { append: true, create: true })).writable.getWriter()
+    : undefined;
   const encoder = new TextEncoder();
   let sent = 0;
   let acked = 0;
-  const inFlight = new Set<Promise<void>>();
+  // One send in flight; what falls due meanwhile rides in the next one. The
+  // idempotent producer sends one request at a time anyway, and this keeps
+  // requests few and full at high rates and prompt at low ones.
+  let inFlight: Promise<void> | undefined;
   try {
     while (sent < o.count && !o.signal?.aborted) {
       const elapsed = (performance.now() - started) / 1000;
@@ -92,6 +98,10 @@ export async function sendRequests(
         await new Promise((r) =>
           setTimeout(r, Math.min(100, ((sent + 1) / o.rate - elapsed) * 1000))
         );
+        continue;
+      }
+      if (inFlight) {
+        await inFlight;
         continue;
       }
       const n = Math.min(CHUNK, due - sent);
@@ -114,17 +124,15 @@ export async function sendRequests(
       });
       if (ledger && entries.length) await ledger.write(encoder.encode(ledgerLines(entries)));
       sent += n;
-      const p = producer.send({ topic, acks: -1, messages }).then(() => {
+      inFlight = producer.send({ topic, acks: -1, messages }).then(() => {
         acked += n;
+        inFlight = undefined;
         o.onProgress?.(sent, acked);
       });
-      inFlight.add(p);
-      p.finally(() => inFlight.delete(p));
-      if (inFlight.size >= 8) await Promise.race(inFlight);
     }
-    await Promise.all(inFlight);
+    await inFlight;
   } finally {
-    ledger?.close();
+    await ledger?.close();
   }
   return { sent, acked, seconds: (performance.now() - started) / 1000, runId };
 }

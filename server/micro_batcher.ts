@@ -43,6 +43,14 @@ export class MicroBatcher<In, Out> {
     return Promise.all(results);
   }
 
+  /**
+   * Runs what is queued now instead of waiting out maxWaitMs: for callers
+   * that know no more input can arrive soon.
+   */
+  flush(): void {
+    if (this.#queue.length > 0) this.#flush();
+  }
+
   #flush(): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;

@@ -10,8 +10,9 @@ import { type Config, loadConfig } from "../shared/config.ts";
 import { createKafka, idempotentProducer } from "../shared/kafka_client.ts";
 import { loadModel } from "../shared/model_io.ts";
 import { MicroBatcher } from "./micro_batcher.ts";
+import { OffsetCommitter } from "../shared/offset_committer.ts";
 import { predictBatch } from "./predictor.ts";
-import { serveMessages } from "./serve_messages.ts";
+import { type OutMessage, serveMessages } from "./serve_messages.ts";
 import { ensureTopics, partitionCount } from "./topics.ts";
 import * as tf from "@tensorflow/tfjs";
 
@@ -32,6 +33,13 @@ Usage: deno task worker [options]
 Environment: KAFKA_BROKERS (default localhost:9092), KAFKA_WORKER_GROUP
 (default read-ml-requests), topic names and TLS/SASL settings: see README.
 `;
+
+/** What serving one partition batch leaves to publish and commit. */
+interface Publication {
+  responses: OutMessage[];
+  deadLetters: OutMessage[];
+  commit: { topic: string; partition: number; offset: string };
+}
 
 export interface WorkerOptions {
   modelDir: string;
@@ -136,25 +144,63 @@ export async function startWorker(o: WorkerOptions, config: Config): Promise<Run
   await consumer.subscribe({ topic: config.topics.requests, fromBeginning: true });
 
   /** Serves `messages` of one partition, publishes, then commits past them. */
+  /**
+   * Publishes responses and dead letters, waits for the brokers' acks, then
+   * commits the consumed offsets: the order that makes delivery at-least-once.
+   */
+  async function publish(items: Publication[]): Promise<void[]> {
+    const responses = items.flatMap((i) => i.responses);
+    const deadLetters = items.flatMap((i) => i.deadLetters);
+    const topicMessages = [{ topic: config.topics.responses, messages: responses }];
+    if (deadLetters.length) topicMessages.push({ topic: config.topics.dlq, messages: deadLetters });
+    await producer.sendBatch({ topicMessages, acks: -1 });
+    if (o.maxBatch > 1) {
+      for (const i of items) committer.note(i.commit);
+    } else {
+      await consumer.commitOffsets(items.map((i) => i.commit));
+    }
+    return items.map(() => undefined);
+  }
+  const committer = new OffsetCommitter(
+    (offsets) => consumer.commitOffsets(offsets),
+    (e) =>
+      log(
+        o.json,
+        "commit_refused",
+        { error: String(e) },
+        `offset commit refused (the partition moved; its requests will be served again): ${e}`,
+      ),
+  );
+  // The partitions of one fetch finish together (their images share a
+  // predict); one send and one commit for all of them instead of one each
+  // saves a dozen round trips per cycle. Runs are sequential, so commits of
+  // a partition never go backwards.
+  const publisher = new MicroBatcher(10_000, 1, publish);
+
   async function serveAndCommit(
     topic: string,
     partition: number,
     messages: EachBatchPayload["batch"]["messages"],
+    onSubmitted: () => void,
   ) {
     const served = await serveMessages(messages, {
       topic,
       partition,
       model: version,
       worker: id,
-      classify: (images) => batcher.submit(images),
+      classify: (images) => {
+        const results = batcher.submit(images);
+        onSubmitted();
+        return results;
+      },
     });
-    const topicMessages = [{ topic: config.topics.responses, messages: served.responses }];
-    if (served.deadLetters.length) {
-      topicMessages.push({ topic: config.topics.dlq, messages: served.deadLetters });
-    }
-    await producer.sendBatch({ topicMessages, acks: -1 });
     const last = messages[messages.length - 1].offset;
-    await consumer.commitOffsets([{ topic, partition, offset: (BigInt(last) + 1n).toString() }]);
+    const work: Publication = {
+      responses: served.responses,
+      deadLetters: served.deadLetters,
+      commit: { topic, partition, offset: (BigInt(last) + 1n).toString() },
+    };
+    await (o.maxBatch > 1 ? publisher.submit([work]) : publish([work]));
     stats.processed += messages.length;
     stats.errors += served.errors.length;
     for (const e of served.errors) {
@@ -168,17 +214,38 @@ export async function startWorker(o: WorkerOptions, config: Config): Promise<Run
     return last;
   }
 
-  async function eachBatch(
+  // Batches of one fetch arrive together and nothing more comes until the
+  // next fetch, so once each has queued its images the predict runs at once
+  // rather than after --max-wait-ms (which stays the upper bound).
+  let yetToSubmit = 0;
+  const eachBatch = (payload: EachBatchPayload) =>
+    committer.track(async () => {
+      yetToSubmit++;
+      let counted = true;
+      const submitted = () => {
+        if (!counted) return;
+        counted = false;
+        if (--yetToSubmit === 0) batcher.flush();
+      };
+      try {
+        await serveBatch(payload, submitted);
+      } finally {
+        submitted();
+      }
+    });
+
+  async function serveBatch(
     { batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload,
+    submitted: () => void,
   ) {
     if (!isRunning() || isStale() || batch.messages.length === 0) return;
     if (o.maxBatch > 1) {
-      resolveOffset(await serveAndCommit(batch.topic, batch.partition, batch.messages));
+      resolveOffset(await serveAndCommit(batch.topic, batch.partition, batch.messages, submitted));
     } else {
       // Naive mode, the original design: one predict, one send, one commit per message.
       for (const m of batch.messages) {
         if (!isRunning() || isStale()) break;
-        resolveOffset(await serveAndCommit(batch.topic, batch.partition, [m]));
+        resolveOffset(await serveAndCommit(batch.topic, batch.partition, [m], () => {}));
       }
     }
     await heartbeat();
@@ -229,8 +296,10 @@ export async function startWorker(o: WorkerOptions, config: Config): Promise<Run
   function stop(): Promise<void> {
     stopping ??= (async () => {
       clearInterval(timer);
-      // disconnect() lets the batch in hand finish (responses sent, offsets
-      // committed) and leaves the group, so partitions move on at once.
+      // Finish the batches in hand (responses acknowledged), commit their
+      // offsets while still a group member, then leave so partitions move on.
+      consumer.pause([{ topic: config.topics.requests }]);
+      await committer.drain();
       await consumer.disconnect();
       await producer.disconnect();
       log(

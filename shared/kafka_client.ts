@@ -1,4 +1,5 @@
 import {
+  type ISocketFactory,
   Kafka,
   type KafkaConfig,
   logLevel,
@@ -7,6 +8,8 @@ import {
   type SASLOptions,
 } from "kafkajs";
 import { Buffer } from "node:buffer";
+import net from "node:net";
+import tls from "node:tls";
 import process from "node:process";
 import type { KafkaSettings } from "./config.ts";
 
@@ -23,6 +26,22 @@ const LEVEL_NAMES: Record<number, string> = {
   [logLevel.WARN]: "warn",
   [logLevel.INFO]: "info",
   [logLevel.DEBUG]: "debug",
+};
+
+/**
+ * kafkajs's own socket factory with Nagle's algorithm off: requests and
+ * responses here are small and latency matters more than packet count.
+ */
+const noDelaySocket: ISocketFactory = ({ host, port, ssl, onConnect }) => {
+  const socket = ssl
+    ? tls.connect(
+      { host, port, ...(net.isIP(host) ? {} : { servername: host }), ...ssl },
+      onConnect,
+    )
+    : net.connect({ host, port }, onConnect);
+  socket.setKeepAlive(true, 60_000);
+  socket.setNoDelay(true);
+  return socket;
 };
 
 const lastSeen = new Map<string, number>();
@@ -55,6 +74,7 @@ export async function createKafka(
 ): Promise<Kafka> {
   const config: KafkaConfig = {
     clientId,
+    socketFactory: noDelaySocket,
     brokers: settings.brokers,
     connectionTimeout: options.connectionTimeout ?? 3000,
     requestTimeout: 30_000,
