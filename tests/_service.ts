@@ -10,8 +10,9 @@ import type { ImageSet } from "../shared/idx.ts";
 import { runTask, startTask, type TaskProcess } from "../shared/deno_task.ts";
 import { brokerAnswers, createKafka } from "../shared/kafka_client.ts";
 import { train } from "../train.ts";
+import { SERVICE_MODEL_DIR } from "./_support.ts";
 
-export const MODEL_DIR = ".tmp/service-model";
+export const MODEL_DIR = SERVICE_MODEL_DIR;
 
 let startedBroker = false;
 

@@ -1,18 +1,23 @@
 import assert from "node:assert/strict";
-import {
+import { badRequests } from "./bad_requests.ts";
+import { hasPermissions, needsPermissions, SERVICE_MODEL_DIR } from "./_support.ts";
+
+// Loaded only when the tests may run: see _kafka_deps.ts.
+const {
   badInput,
   caseService,
+  ensureBroker,
+  ensureModel,
   killWorkers,
+  releaseBroker,
   restartBroker,
   restartReceiver,
-} from "../bench/chaos_cases.ts";
-import { badRequests } from "./bad_requests.ts";
-import { needsPermissions } from "./_support.ts";
-import { ensureBroker, ensureModel, MODEL_DIR, releaseBroker, testImages } from "./_service.ts";
+  testImages,
+} = hasPermissions() ? await import("./_kafka_deps.ts") : ({} as typeof import("./_kafka_deps.ts"));
 
 // The cheaper cases of `deno task chaos`, smaller; the 3-broker case runs there only.
 const opts = { ...needsPermissions(), sanitizeOps: false, sanitizeResources: false };
-const model = `${MODEL_DIR}/model`;
+const model = `${SERVICE_MODEL_DIR}/model`;
 
 Deno.test({
   name: "setup: a real Kafka broker answers and a model is trained",
