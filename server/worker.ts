@@ -271,7 +271,9 @@ export async function startWorker(o: WorkerOptions, config: Config): Promise<Run
       stats.lastProcessed = stats.processed;
       stats.lastAt = now;
       const meanBatch = batcher.batches ? batcher.items / batcher.batches : 0;
-      const rssMb = Deno.memoryUsage().rss / 2 ** 20;
+      const memory = Deno.memoryUsage();
+      const rssMb = memory.rss / 2 ** 20;
+      const heapMb = memory.heapUsed / 2 ** 20;
       log(
         o.json,
         "status",
@@ -282,10 +284,13 @@ export async function startWorker(o: WorkerOptions, config: Config): Promise<Run
           errors: stats.errors,
           tensors: tf.memory().numTensors,
           rssMb,
+          heapMb,
         },
         `status: processed ${stats.processed}, ${rate.toFixed(0)}/s, mean batch ${
           meanBatch.toFixed(1)
-        }, errors ${stats.errors}, tensors ${tf.memory().numTensors}, rss ${rssMb.toFixed(0)} MB`,
+        }, errors ${stats.errors}, tensors ${tf.memory().numTensors}, rss ${
+          rssMb.toFixed(0)
+        } MB, js heap ${heapMb.toFixed(0)} MB`,
       );
     }, o.statusIntervalS * 1000)
     : undefined;
