@@ -110,13 +110,15 @@ async function stream(
   const consumer = await receiver(s, `chaos-receiver-${runId}`);
   let ready!: () => void;
   const joined = new Promise<void>((r) => (ready = r));
+  // The case's topics are new: reading from the start misses nothing, even
+  // if this receiver crashes (a broker dies) before its first commit.
   const receiving = receiveResponses(consumer, {
     topic: s.config.topics.responses,
     count,
     timeoutS,
     runId,
     onReady: ready,
-  });
+  }, true);
   await joined;
   const started = performance.now();
   let acked = 0;
@@ -335,7 +337,7 @@ export async function badInput(
         count: good,
         timeoutS: 60,
         onReady: ready,
-      });
+      }, true);
       await joined;
       const sending = sendRequests(producer, s.config.topics.requests, {
         set,

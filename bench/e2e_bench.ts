@@ -13,7 +13,12 @@ import { type Config, parseConfig } from "../shared/config.ts";
 import { loadFashionMnist, SYSTEM_DATA_DIR } from "../shared/dataset_files.ts";
 import { runTask, startTask, type TaskProcess } from "../shared/deno_task.ts";
 import type { ImageSet } from "../shared/idx.ts";
-import { brokerAnswers, createKafka, idempotentProducer } from "../shared/kafka_client.ts";
+import {
+  brokerAnswers,
+  createKafka,
+  idempotentProducer,
+  pinGroupStart,
+} from "../shared/kafka_client.ts";
 import { ensureTopics } from "../server/topics.ts";
 import { machineDescription } from "./machine.ts";
 
@@ -89,7 +94,9 @@ async function run(
 ) {
   const kafka = await createKafka(config.kafka, `bench-${runId}`);
   const producer = idempotentProducer(kafka);
-  const consumer = kafka.consumer({ groupId: `bench-receiver-${runId}`, maxWaitTimeInMs: 20 });
+  const group = `bench-receiver-${runId}`;
+  await pinGroupStart(kafka, group, config.topics.responses);
+  const consumer = kafka.consumer({ groupId: group, maxWaitTimeInMs: 20 });
   await Promise.all([producer.connect(), consumer.connect()]);
   let ready!: () => void;
   const joined = new Promise<void>((r) => (ready = r));

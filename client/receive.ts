@@ -6,7 +6,7 @@ import type { Consumer, EachBatchPayload } from "kafkajs";
 import { stringify } from "csv-stringify/sync";
 import { intFlag, numberFlag, parseFlags, runMain, UsageError } from "../shared/cli.ts";
 import { loadConfig } from "../shared/config.ts";
-import { createKafka } from "../shared/kafka_client.ts";
+import { createKafka, pinGroupStart } from "../shared/kafka_client.ts";
 import { OffsetCommitter } from "../shared/offset_committer.ts";
 import { StatusLine } from "../shared/progress.ts";
 import { decodeResponse, isErrorReply, type Response } from "../shared/schema.ts";
@@ -150,6 +150,9 @@ export async function receiveResponses(
   );
   await consumer.run({
     autoCommit: false,
+    // A batch cut short by a rebalance must not be resolved whole: that would
+    // move the fetch position past answers never read.
+    eachBatchAutoResolve: false,
     partitionsConsumedConcurrently: 16,
     eachBatch: (payload) => committer.track(() => handleBatch(payload)),
   });
@@ -158,8 +161,10 @@ export async function receiveResponses(
     { batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload,
   ) {
     const rows: unknown[][] = [];
+    let last: string | undefined;
     for (const m of batch.messages) {
       if (!isRunning() || isStale()) break;
+      last = m.offset;
       const now = Date.now();
       s.messages++;
       const d = decodeResponse(m.value);
@@ -222,8 +227,9 @@ export async function receiveResponses(
       if (o.count !== undefined && s.received >= o.count) finish(false);
     }
     if (out && rows.length) await out.write(encoder.encode(stringify(rows)));
-    // Recorded: commit soon, so a restarted receiver resumes right here.
-    const last = batch.messages[batch.messages.length - 1]?.offset;
+    // Recorded: commit soon, so a restarted receiver resumes right here. Only
+    // up to the last message handled: a batch cut short by a rebalance must
+    // leave the rest to be fetched again.
     if (last !== undefined) {
       committer.note({
         topic: batch.topic,
@@ -301,10 +307,10 @@ async function main(): Promise<number> {
   const ledger = flags.ledger ?? "results/sent.csv";
   const config = loadConfig();
   const kafka = await createKafka(config.kafka, "client-receive");
-  const consumer = kafka.consumer({
-    groupId: flags.group ?? "fashion-receiver",
-    maxWaitTimeInMs: 100,
-  });
+  const group = flags.group ?? "fashion-receiver";
+  const fromBeginning = Boolean(flags["from-beginning"]);
+  if (!fromBeginning) await pinGroupStart(kafka, group, config.topics.responses);
+  const consumer = kafka.consumer({ groupId: group, maxWaitTimeInMs: 100 });
   await consumer.connect();
   const abort = new AbortController();
   Deno.addSignalListener("SIGINT", () => abort.abort());
@@ -352,7 +358,7 @@ async function main(): Promise<number> {
           line.update(`received ${seen} responses, ${window.length}/s`);
         }
       },
-    });
+    }, fromBeginning);
     line.done("");
     console.log(formatSummary(summary, count));
     if (flags.out) console.log(`results:    ${flags.out}`);

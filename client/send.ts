@@ -2,13 +2,12 @@
  * Publishes classification requests: Fashion-MNIST test images (or a CSV of
  * images) as base64 JSON. Run `deno task client:send --help`.
  */
-import type { Producer } from "kafkajs";
 import { intFlag, numberFlag, parseFlags, runMain, UsageError } from "../shared/cli.ts";
 import { type Config, loadConfig } from "../shared/config.ts";
 import { findDataDir, loadFashionMnist, loadImageCsv } from "../shared/dataset_files.ts";
 import { IMAGE_BYTES } from "../shared/classes.ts";
 import type { ImageSet } from "../shared/idx.ts";
-import { asBuffer, createKafka, idempotentProducer } from "../shared/kafka_client.ts";
+import { asBuffer, createKafka, idempotentProducer, type Sender } from "../shared/kafka_client.ts";
 import { StatusLine } from "../shared/progress.ts";
 import { encodeRequest } from "../shared/schema.ts";
 import { ledgerLines } from "./ledger.ts";
@@ -69,7 +68,7 @@ function picker(o: SendOptions): () => number {
  * chunks, and resolves once every one is acknowledged by the brokers.
  */
 export async function sendRequests(
-  producer: Producer,
+  producer: Sender,
   topic: string,
   o: SendOptions,
 ): Promise<SendResult> {
@@ -124,11 +123,13 @@ export async function sendRequests(
       });
       if (ledger && entries.length) await ledger.write(encoder.encode(ledgerLines(entries)));
       sent += n;
-      inFlight = producer.send({ topic, acks: -1, messages }).then(() => {
-        acked += n;
-        inFlight = undefined;
-        o.onProgress?.(sent, acked);
-      });
+      inFlight = producer.send({ topic, acks: -1, messages }).then(
+        () => {
+          acked += n;
+          inFlight = undefined;
+          o.onProgress?.(sent, acked);
+        },
+      );
     }
     await inFlight;
   } finally {

@@ -3,7 +3,7 @@
  * the model on micro-batches and publishes one response per request.
  * Run `deno task worker --help`.
  */
-import type { Consumer, EachBatchPayload, Producer } from "kafkajs";
+import type { Consumer, EachBatchPayload } from "kafkajs";
 import { useBackend } from "../shared/backend.ts";
 import { intFlag, numberFlag, parseFlags, runMain } from "../shared/cli.ts";
 import { type Config, loadConfig } from "../shared/config.ts";
@@ -91,7 +91,16 @@ export async function startWorker(o: WorkerOptions, config: Config): Promise<Run
     log(o.json, "topics_created", { topics: created }, `created topics: ${created.join(", ")}`);
   }
 
-  const producer: Producer = idempotentProducer(kafka);
+  const producer = idempotentProducer(
+    kafka,
+    (e) =>
+      log(
+        o.json,
+        "producer_reset",
+        { error: String(e) },
+        `new producer after a broker failover: ${e}`,
+      ),
+  );
   const consumer: Consumer = kafka.consumer({
     groupId: config.workerGroup,
     sessionTimeout: 10_000,
@@ -239,13 +248,18 @@ export async function startWorker(o: WorkerOptions, config: Config): Promise<Run
     submitted: () => void,
   ) {
     if (!isRunning() || isStale() || batch.messages.length === 0) return;
+    // Offsets are resolved by hand, and not for a batch gone stale in a
+    // rebalance: kafkajs would otherwise move the new assignment's fetch
+    // position past requests nobody served (see eachBatchAutoResolve below).
     if (o.maxBatch > 1) {
-      resolveOffset(await serveAndCommit(batch.topic, batch.partition, batch.messages, submitted));
+      const last = await serveAndCommit(batch.topic, batch.partition, batch.messages, submitted);
+      if (!isStale()) resolveOffset(last);
     } else {
       // Naive mode, the original design: one predict, one send, one commit per message.
       for (const m of batch.messages) {
         if (!isRunning() || isStale()) break;
-        resolveOffset(await serveAndCommit(batch.topic, batch.partition, [m], () => {}));
+        const last = await serveAndCommit(batch.topic, batch.partition, [m], () => {});
+        if (!isStale()) resolveOffset(last);
       }
     }
     await heartbeat();
@@ -253,6 +267,7 @@ export async function startWorker(o: WorkerOptions, config: Config): Promise<Run
 
   await consumer.run({
     autoCommit: false,
+    eachBatchAutoResolve: false,
     partitionsConsumedConcurrently: Math.max(1, partitions),
     eachBatch,
   });

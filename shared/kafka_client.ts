@@ -152,16 +152,99 @@ export function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-/**
- * An idempotent producer (no duplicates from its own retries) that retries
- * without limit, as kafkajs requires for idempotence, so a send rides out a
- * broker restart instead of failing.
- */
-export function idempotentProducer(kafka: Kafka): Producer {
+function newIdempotentProducer(kafka: Kafka): Producer {
   return kafka.producer({
     idempotent: true,
     maxInFlightRequests: 1,
     createPartitioner: Partitioners.DefaultPartitioner,
     retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 200, maxRetryTime: 5000 },
   });
+}
+
+const PRODUCER_STATE_LOST = new Set([
+  "OUT_OF_ORDER_SEQUENCE_NUMBER",
+  "INVALID_PRODUCER_EPOCH",
+  "UNKNOWN_PRODUCER_ID",
+]);
+
+function producerStateLost(e: unknown): boolean {
+  for (
+    let err = e as { type?: string; cause?: unknown; originalError?: unknown } | undefined;
+    err;
+  ) {
+    if (err.type && PRODUCER_STATE_LOST.has(err.type)) return true;
+    err = (err.cause ?? err.originalError) as typeof err;
+  }
+  return false;
+}
+
+/** The part of a kafkajs producer the project uses. */
+export type Sender = Pick<Producer, "connect" | "disconnect" | "send" | "sendBatch">;
+
+/**
+ * An idempotent producer (no duplicates from its own retries) that retries
+ * without limit, as kafkajs requires for idempotence, so a send rides out a
+ * broker restart instead of failing. When a broker fails over, kafkajs can
+ * leave its sequence numbers out of step with the new partition leader
+ * (OUT_OF_ORDER_SEQUENCE_NUMBER, fatal to a kafkajs producer, which keeps
+ * its producer id across reconnects); the send then goes again through a
+ * new producer, with a new id. A resend may duplicate what the failed
+ * attempt wrote: delivery stays at-least-once. One send at a time.
+ *
+ * @example
+ * ```ts
+ * const producer = idempotentProducer(kafka);
+ * await producer.connect();
+ * await producer.send({ topic, acks: -1, messages });
+ * ```
+ */
+export function idempotentProducer(
+  kafka: Kafka,
+  onReset: (e: unknown) => void = (e) => console.error(`kafka: new producer after ${e}`),
+): Sender {
+  let producer = newIdempotentProducer(kafka);
+  async function recovering<T>(send: (p: Producer) => Promise<T>): Promise<T> {
+    for (let attempt = 1;; attempt++) {
+      try {
+        return await send(producer);
+      } catch (e) {
+        if (!producerStateLost(e) || attempt >= 5) throw e;
+        onReset(e);
+        await producer.disconnect().catch(() => {});
+        producer = newIdempotentProducer(kafka);
+        await producer.connect();
+      }
+    }
+  }
+  return {
+    connect: () => producer.connect(),
+    disconnect: () => producer.disconnect(),
+    send: (record) => recovering((p) => p.send(record)),
+    sendBatch: (batch) => recovering((p) => p.sendBatch(batch)),
+  };
+}
+
+/**
+ * Gives a consumer group with no committed offsets on `topic` the topic's
+ * current end offsets, so it starts at "now" like a fresh group does, but
+ * durably: a consumer that crashes before its first commit would otherwise
+ * restart at the then-latest offsets and skip what arrived meanwhile.
+ * Call before the group's first consumer joins.
+ */
+export async function pinGroupStart(kafka: Kafka, groupId: string, topic: string): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const committed = await admin.fetchOffsets({ groupId, topics: [topic] });
+    const partitions = committed[0]?.partitions ?? [];
+    if (partitions.some((p) => p.offset !== "-1")) return;
+    const ends = await admin.fetchTopicOffsets(topic);
+    await admin.setOffsets({
+      groupId,
+      topic,
+      partitions: ends.map((e) => ({ partition: e.partition, offset: e.high })),
+    });
+  } finally {
+    await admin.disconnect();
+  }
 }
