@@ -76,8 +76,15 @@ async function main(): Promise<void> {
   const bootstrap = nodes.map((n) => `127.0.0.1:${n.brokerPort}`);
   const settings: KafkaSettings = { brokers: bootstrap, clientId: "kafka-start" };
 
-  if (await brokerAnswers({ ...settings, brokers: [bootstrap[0]] })) {
-    console.error(`a broker already answers at ${bootstrap[0]}: reusing it`);
+  const answering = await Promise.all(
+    bootstrap.map((address) => brokerAnswers({ ...settings, brokers: [address] })),
+  );
+  if (answering.every(Boolean)) {
+    console.error(
+      `${count > 1 ? "brokers already answer" : "a broker already answers"} at ${
+        bootstrap.join(",")
+      }: reusing ${count > 1 ? "them" : "it"}`,
+    );
     console.log(bootstrap.join(","));
     return;
   }
@@ -87,6 +94,11 @@ async function main(): Promise<void> {
   const layout = JSON.stringify(nodes.map((n) => n.id));
   // A data folder formatted for another cluster size cannot join this one.
   if ((await exists(layoutFile)) && (await Deno.readTextFile(layoutFile)) !== layout) {
+    if (answering.some(Boolean)) {
+      throw new Error(
+        `a Kafka of another size runs here: stop it first (deno task kafka:stop), then start ${count} broker(s)`,
+      );
+    }
     for (const n of nodes.concat(nodeLayout(2, KAFKA_ROOT), nodeLayout(3, KAFKA_ROOT))) {
       await Deno.remove(`${n.dir}/data`, { recursive: true }).catch(() => {});
     }

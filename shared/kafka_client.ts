@@ -4,7 +4,10 @@ import {
   type KafkaConfig,
   logLevel,
   Partitioners,
+  type PartitionMetadata,
   type Producer,
+  type ProducerRecord,
+  type RecordMetadata,
   type SASLOptions,
 } from "kafkajs";
 import { Buffer } from "node:buffer";
@@ -181,15 +184,26 @@ function producerStateLost(e: unknown): boolean {
 /** The part of a kafkajs producer the project uses. */
 export type Sender = Pick<Producer, "connect" | "disconnect" | "send" | "sendBatch">;
 
+type Message = ProducerRecord["messages"][number];
+
 /**
  * An idempotent producer (no duplicates from its own retries) that retries
  * without limit, as kafkajs requires for idempotence, so a send rides out a
- * broker restart instead of failing. When a broker fails over, kafkajs can
- * leave its sequence numbers out of step with the new partition leader
- * (OUT_OF_ORDER_SEQUENCE_NUMBER, fatal to a kafkajs producer, which keeps
- * its producer id across reconnects); the send then goes again through a
- * new producer, with a new id. A resend may duplicate what the failed
- * attempt wrote: delivery stays at-least-once. One send at a time.
+ * broker restart instead of failing. Two kafkajs 2.2.4 failover bugs are
+ * worked around, both seen losing acknowledged requests when one of three
+ * brokers was killed:
+ *
+ * - a send spanning several partition leaders, retried after one of them
+ *   died, skips the partitions that moved to a leader that had already
+ *   answered, and still reports success. On a cluster of several brokers,
+ *   each send therefore covers one partition;
+ * - sequence numbers can fall out of step with a new leader
+ *   (OUT_OF_ORDER_SEQUENCE_NUMBER, fatal to a kafkajs producer, which keeps
+ *   its producer id across reconnects): the send goes again through a new
+ *   producer, with a new id.
+ *
+ * A resend may duplicate what a failed attempt wrote: delivery stays
+ * at-least-once. One send at a time.
  *
  * @example
  * ```ts
@@ -203,6 +217,11 @@ export function idempotentProducer(
   onReset: (e: unknown) => void = (e) => console.error(`kafka: new producer after ${e}`),
 ): Sender {
   let producer = newIdempotentProducer(kafka);
+  const admin = kafka.admin();
+  const partitioner = Partitioners.DefaultPartitioner();
+  let brokers = 1;
+  const metadata = new Map<string, { at: number; partitions: PartitionMetadata[] }>();
+
   async function recovering<T>(send: (p: Producer) => Promise<T>): Promise<T> {
     for (let attempt = 1;; attempt++) {
       try {
@@ -216,11 +235,57 @@ export function idempotentProducer(
       }
     }
   }
+
+  async function partitionsOf(topic: string): Promise<PartitionMetadata[]> {
+    const known = metadata.get(topic);
+    if (known && Date.now() - known.at < 10_000) return known.partitions;
+    const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
+    const partitions = topics[0].partitions;
+    metadata.set(topic, { at: Date.now(), partitions });
+    return partitions;
+  }
+
+  /** The sends of a record, one per partition on a cluster of several brokers. */
+  async function split(topic: string, messages: Message[]): Promise<Message[][]> {
+    if (brokers < 2) return [messages];
+    const partitionMetadata = await partitionsOf(topic);
+    const byPartition = new Map<number, Message[]>();
+    for (const message of messages) {
+      const partition = message.partition ?? partitioner({ topic, partitionMetadata, message });
+      const group = byPartition.get(partition) ?? [];
+      group.push({ ...message, partition });
+      byPartition.set(partition, group);
+    }
+    return [...byPartition.values()];
+  }
+
+  async function sendAll(record: ProducerRecord): Promise<RecordMetadata[]> {
+    const out: RecordMetadata[] = [];
+    for (const messages of await split(record.topic, record.messages)) {
+      out.push(...await recovering((p) => p.send({ ...record, messages })));
+    }
+    return out;
+  }
+
   return {
-    connect: () => producer.connect(),
-    disconnect: () => producer.disconnect(),
-    send: (record) => recovering((p) => p.send(record)),
-    sendBatch: (batch) => recovering((p) => p.sendBatch(batch)),
+    async connect() {
+      await producer.connect();
+      await admin.connect();
+      brokers = (await admin.describeCluster()).brokers.length;
+    },
+    async disconnect() {
+      await admin.disconnect();
+      await producer.disconnect();
+    },
+    send: (record) => sendAll(record),
+    async sendBatch(batch) {
+      const { topicMessages = [], ...rest } = batch;
+      const out: RecordMetadata[] = [];
+      for (const { topic, messages } of topicMessages) {
+        out.push(...await sendAll({ ...rest, topic, messages }));
+      }
+      return out;
+    },
   };
 }
 
