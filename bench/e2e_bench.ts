@@ -276,12 +276,12 @@ async function main(): Promise<void> {
     console.log("| --- | --- | --- | --- | --- | --- |");
     for (const r of rows) {
       const l = r.latency_at_1000_per_s_ms;
+      const ms = (v: number) => Number.isFinite(v) ? v.toFixed(1) : "saturated";
+      const mode = r.max_batch === 1 ? "naive (--max-batch 1)" : "micro-batch (256, 5 ms)";
       console.log(
-        `| ${
-          r.max_batch === 1 ? "naive (--max-batch 1)" : "micro-batch (256, 5 ms)"
-        } | ${r.workers} | ${r.throughput_per_s.toFixed(0)} | ${l.p50.toFixed(1)} | ${
-          l.p95.toFixed(1)
-        } | ${l.p99.toFixed(1)} |`,
+        `| ${mode} | ${r.workers} | ${r.throughput_per_s.toFixed(0)} | ${ms(l.p50)} | ${
+          ms(l.p95)
+        } | ${ms(l.p99)} |`,
       );
     }
     console.log("");
@@ -292,16 +292,16 @@ async function main(): Promise<void> {
     );
     if (soakResult) {
       const p = soakResult.points;
-      const first = p[0];
-      const last = p[p.length - 1];
-      const maxRss = Math.max(...p.map((x) => x.rssMb));
+      // The first half warms up (the wasm heap grows to the largest batch once).
+      const late = p.slice(Math.floor(p.length / 2));
+      const range = (xs: number[]) => `${Math.min(...xs).toFixed(0)}-${Math.max(...xs).toFixed(0)}`;
       console.log(
         `soak: ${soakResult.answered} of ${soakCount} answered at ${
           soakResult.throughput.toFixed(0)
         }/s; ` +
-          `worker tensors ${first?.tensors} -> ${last?.tensors}, rss ${
-            first?.rssMb.toFixed(0)
-          } -> ${last?.rssMb.toFixed(0)} MB (max ${maxRss.toFixed(0)}) over ${p.length} samples`,
+          `worker tensors ${range(p.map((x) => x.tensors))} over the whole run; second half: rss ${
+            range(late.map((x) => x.rssMb))
+          } MB, js heap ${range(late.map((x) => x.heapMb))} MB (${p.length} samples, every 2 s)`,
       );
     }
     await Deno.mkdir("bench/results", { recursive: true });
