@@ -5,7 +5,7 @@
  * runs them all at full size; the CI tests run the cheaper ones smaller.
  */
 import type { Consumer } from "kafkajs";
-import { receiveResponses, type ReceiveSummary } from "../client/receive.ts";
+import { receiveResponses, type ReceiveSummary, receiveWhenJoined } from "../client/receive.ts";
 import { sendRequests } from "../client/send.ts";
 import { type Config, parseConfig } from "../shared/config.ts";
 import { runTask, startTask, type TaskProcess } from "../shared/deno_task.ts";
@@ -108,18 +108,14 @@ async function stream(
   const producer = idempotentProducer(kafka);
   await producer.connect();
   const consumer = await receiver(s, `chaos-receiver-${runId}`);
-  let ready!: () => void;
-  const joined = new Promise<void>((r) => (ready = r));
   // The case's topics are new: reading from the start misses nothing, even
   // if this receiver crashes (a broker dies) before its first commit.
-  const receiving = receiveResponses(consumer, {
+  const receiving = (await receiveWhenJoined(consumer, {
     topic: s.config.topics.responses,
     count,
     timeoutS,
     runId,
-    onReady: ready,
-  }, true);
-  await joined;
+  }, true)).done;
   const started = performance.now();
   let acked = 0;
   const sending = sendRequests(producer, s.config.topics.requests, {
@@ -191,15 +187,11 @@ export async function restartReceiver(
     const started = performance.now();
     const first = await receiver(s, group);
     const stop = new AbortController();
-    let ready!: () => void;
-    const joined = new Promise<void>((r) => (ready = r));
-    const firstRun = receiveResponses(first, {
+    const firstRun = (await receiveWhenJoined(first, {
       topic: s.config.topics.responses,
       runId,
       signal: stop.signal,
-      onReady: ready,
-    }, true);
-    await joined;
+    }, true)).done;
     let acked = 0;
     const sending = sendRequests(producer, s.config.topics.requests, {
       set,
@@ -329,16 +321,12 @@ export async function badInput(
   try {
     const timed = async (runId: string, mix: boolean) => {
       const consumer = await receiver(s, `bad-input-${runId}`);
-      let ready!: () => void;
-      const joined = new Promise<void>((r) => (ready = r));
-      const receiving = receiveResponses(consumer, {
+      const receiving = (await receiveWhenJoined(consumer, {
         topic: s.config.topics.responses,
         runId,
         count: good,
         timeoutS: 60,
-        onReady: ready,
-      }, true);
-      await joined;
+      }, true)).done;
       const sending = sendRequests(producer, s.config.topics.requests, {
         set,
         count: good,

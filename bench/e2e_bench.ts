@@ -5,7 +5,7 @@
  * worker's tensors and memory. Run `deno task bench:e2e --help`.
  */
 import * as tf from "@tensorflow/tfjs";
-import { receiveResponses } from "../client/receive.ts";
+import { receiveWhenJoined } from "../client/receive.ts";
 import { sendRequests } from "../client/send.ts";
 import { writeFileAtomic } from "../shared/atomic_write.ts";
 import { intFlag, parseFlags, runMain } from "../shared/cli.ts";
@@ -98,16 +98,12 @@ async function run(
   await pinGroupStart(kafka, group, config.topics.responses);
   const consumer = kafka.consumer({ groupId: group, maxWaitTimeInMs: 20 });
   await Promise.all([producer.connect(), consumer.connect()]);
-  let ready!: () => void;
-  const joined = new Promise<void>((r) => (ready = r));
-  const receiving = receiveResponses(consumer, {
+  const receiving = (await receiveWhenJoined(consumer, {
     topic: config.topics.responses,
     count,
     timeoutS: 60,
     runId,
-    onReady: ready,
-  });
-  await joined;
+  })).done;
   await sendRequests(producer, config.topics.requests, {
     set,
     count,

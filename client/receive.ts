@@ -260,6 +260,23 @@ export async function receiveResponses(
   };
 }
 
+/**
+ * Starts {@linkcode receiveResponses} and resolves once the consumer has
+ * joined its group, so that a sender started afterwards loses nothing to a
+ * late join; `done` settles with the summary.
+ */
+export async function receiveWhenJoined(
+  consumer: Consumer,
+  o: Omit<ReceiveOptions, "onReady">,
+  fromBeginning = false,
+): Promise<{ done: Promise<ReceiveSummary> }> {
+  let ready!: () => void;
+  const joined = new Promise<void>((r) => (ready = r));
+  const done = receiveResponses(consumer, { ...o, onReady: ready }, fromBeginning);
+  await Promise.race([joined, done]);
+  return { done };
+}
+
 /** The exit summary, one fact per line. */
 export function formatSummary(s: ReceiveSummary, expected?: number): string {
   const of = expected === undefined ? "" : ` of ${expected}`;

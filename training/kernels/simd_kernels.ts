@@ -143,6 +143,13 @@ function im2col(): Fn {
     f.local(l, "i32");
   }
   const zero = () => f.i32(0);
+  /** Copies `count` floats from src to o, advancing both. */
+  const copy = (count: string) =>
+    f.for("ic", zero, () => f.get(count), 1, () => {
+      f.get("o").get("src").f32load().f32store();
+      f.get("o").i32(4).op(I32.add).set("o");
+      f.get("src").i32(4).op(I32.add).set("src");
+    });
   f.get("out").set("o");
   f.for("b", zero, () => f.get("batch"), 1, () => {
     f.for("oh", zero, () => f.get("outH"), 1, () => {
@@ -162,11 +169,7 @@ function im2col(): Fn {
               .get("iw0").op(I32.add).get("inC").op(I32.mul).i32(2).op(I32.shl).get("x").op(I32.add)
               .set("src");
             f.get("fw").get("inC").op(I32.mul).set("run");
-            f.for("ic", zero, () => f.get("run"), 1, () => {
-              f.get("o").get("src").f32load().f32store();
-              f.get("o").i32(4).op(I32.add).set("o");
-              f.get("src").i32(4).op(I32.add).set("src");
-            });
+            copy("run");
           }, () => {
             f.for("fc", zero, () => f.get("fw"), 1, () => {
               f.get("iw0").get("fc").get("dw").op(I32.mul).op(I32.add).set("iw");
@@ -177,11 +180,7 @@ function im2col(): Fn {
                 f.get("b").get("inH").op(I32.mul).get("ih").op(I32.add).get("inW").op(I32.mul)
                   .get("iw").op(I32.add).get("inC").op(I32.mul).i32(2).op(I32.shl).get("x")
                   .op(I32.add).set("src");
-                f.for("ic", zero, () => f.get("inC"), 1, () => {
-                  f.get("o").get("src").f32load().f32store();
-                  f.get("o").i32(4).op(I32.add).set("o");
-                  f.get("src").i32(4).op(I32.add).set("src");
-                });
+                copy("inC");
               }, () => {
                 f.for("ic", zero, () => f.get("inC"), 1, () => {
                   f.get("o").op(0x43, 0, 0, 0, 0).f32store(); // f32.const 0
