@@ -66,8 +66,17 @@ export function log4jProperties(logFile: string): string {
   ].join("\n");
 }
 
-/** A Kafka cluster id: 16 random bytes in URL-safe base64 without padding. */
-export function newClusterId(bytes = crypto.getRandomValues(new Uint8Array(16))): string {
-  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_")
-    .replace(/=+$/, "");
+/**
+ * A Kafka cluster id: 16 random bytes in URL-safe base64 without padding.
+ * Like Kafka's own Uuid.randomUuid(), it never starts with '-', which the
+ * storage tool's argument parser would take for an option.
+ */
+export function newClusterId(
+  randomBytes: () => Uint8Array = () => crypto.getRandomValues(new Uint8Array(16)),
+): string {
+  for (;;) {
+    const id = btoa(String.fromCharCode(...randomBytes())).replace(/\+/g, "-").replace(/\//g, "_")
+      .replace(/=+$/, "");
+    if (!id.startsWith("-")) return id;
+  }
 }
