@@ -8,7 +8,7 @@ import type { Consumer } from "kafkajs";
 import { receiveResponses, type ReceiveSummary, receiveWhenJoined } from "../client/receive.ts";
 import { sendRequests } from "../client/send.ts";
 import { type Config, parseConfig } from "../shared/config.ts";
-import { runTask, startTask, type TaskProcess } from "../shared/deno_task.ts";
+import { runTask, startTaskUntil, type TaskProcess } from "../shared/deno_task.ts";
 import type { ImageSet } from "../shared/idx.ts";
 import { asBuffer, createKafka, idempotentProducer } from "../shared/kafka_client.ts";
 import { decodeResponse, isErrorReply } from "../shared/schema.ts";
@@ -55,9 +55,12 @@ export async function createTopics(s: Service, partitions = 6): Promise<void> {
 
 /** Starts a worker process for the case and waits until it serves. */
 export async function worker(s: Service): Promise<TaskProcess> {
-  const w = startTask("worker", ["--model", s.model, "--status-interval", "0"], { env: s.env });
-  await w.waitFor(/^worker .* serving /, 120_000);
-  return w;
+  return await startTaskUntil(
+    "worker",
+    ["--model", s.model, "--status-interval", "0"],
+    /^worker .* serving /,
+    { env: s.env },
+  );
 }
 
 async function receiver(s: Service, group: string): Promise<Consumer> {

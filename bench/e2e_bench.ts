@@ -11,7 +11,7 @@ import { writeFileAtomic } from "../shared/atomic_write.ts";
 import { intFlag, parseFlags, runMain } from "../shared/cli.ts";
 import { type Config, parseConfig } from "../shared/config.ts";
 import { loadFashionMnist, SYSTEM_DATA_DIR } from "../shared/dataset_files.ts";
-import { runTask, startTask, type TaskProcess } from "../shared/deno_task.ts";
+import { runTask, startTaskUntil, type TaskProcess } from "../shared/deno_task.ts";
 import type { ImageSet } from "../shared/idx.ts";
 import {
   brokerAnswers,
@@ -75,9 +75,9 @@ async function startWorkers(
 ): Promise<TaskProcess[]> {
   const workers: TaskProcess[] = [];
   for (let i = 0; i < n; i++) {
-    const w = startTask("worker", args, { env });
-    await w.waitFor(/^worker .* serving |"event":"started"/, 120_000);
-    workers.push(w);
+    workers.push(
+      await startTaskUntil("worker", args, /^worker .* serving |"event":"started"/, { env }),
+    );
   }
   // Let the group settle: every worker reports its final partitions.
   if (n > 1) await workers[0].waitFor(/joined .*: partitions \[\d(,\d)?(,\d)?\] of 6/, 60_000);

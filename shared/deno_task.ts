@@ -133,3 +133,24 @@ export async function runTask(
   }
   return t.lines;
 }
+
+/**
+ * Starts task `name` and waits for a line matching `ready`; if it never
+ * comes (or the task exits first), kills the task so nothing is left running.
+ */
+export async function startTaskUntil(
+  name: string,
+  args: string[],
+  ready: RegExp,
+  o: TaskOptions = {},
+  timeoutMs = 120_000,
+): Promise<TaskProcess> {
+  const task = startTask(name, args, o);
+  try {
+    await task.waitFor(ready, timeoutMs);
+    return task;
+  } catch (e) {
+    await task.stop("SIGKILL");
+    throw e;
+  }
+}

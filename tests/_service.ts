@@ -7,7 +7,7 @@ import type { Kafka } from "kafkajs";
 import { type Config, parseConfig } from "../shared/config.ts";
 import { loadFashionMnist, SYSTEM_DATA_DIR } from "../shared/dataset_files.ts";
 import type { ImageSet } from "../shared/idx.ts";
-import { runTask, startTask, type TaskProcess } from "../shared/deno_task.ts";
+import { runTask, startTaskUntil, type TaskProcess } from "../shared/deno_task.ts";
 import { brokerAnswers, createKafka } from "../shared/kafka_client.ts";
 import { train } from "../train.ts";
 import { SERVICE_MODEL_DIR } from "./_support.ts";
@@ -73,17 +73,12 @@ export async function startWorker(
   env: Record<string, string>,
   args: string[] = [],
 ): Promise<TaskProcess> {
-  const worker = startTask("worker", [
-    "--model",
-    `${MODEL_DIR}/model`,
-    "--status-interval",
-    "0",
-    ...args,
-  ], {
-    env,
-  });
-  await worker.waitFor(/^worker .* serving /, 120_000);
-  return worker;
+  return await startTaskUntil(
+    "worker",
+    ["--model", `${MODEL_DIR}/model`, "--status-interval", "0", ...args],
+    /^worker .* serving /,
+    { env },
+  );
 }
 
 /** A connected kafkajs client for the test process itself. */
