@@ -99,21 +99,38 @@ export async function receiveResponses(
   let ledgerText = "";
   let ledgerRead = 0;
   let refreshing: Promise<void> | undefined;
+  const decoder = new TextDecoder();
   // Single flight: concurrent partition batches would otherwise read the tail twice.
   function refreshLedger(): Promise<void> {
     refreshing ??= readLedgerTail().finally(() => (refreshing = undefined));
     return refreshing;
   }
+  /**
+   * Reads only what was appended since the last read: an answer whose id is
+   * not in the ledger yet costs a seek, not a read of the whole file.
+   */
   async function readLedgerTail() {
     if (!o.ledger) return;
+    let file: Deno.FsFile;
     try {
-      const file = await Deno.readTextFile(o.ledger);
-      if (file.length <= ledgerRead) return;
-      ledgerText = ledgerText + file.slice(ledgerRead);
-      ledgerRead = file.length;
+      file = await Deno.open(o.ledger, { read: true });
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return;
+      throw e;
+    }
+    try {
+      await file.seek(ledgerRead, Deno.SeekMode.Start);
+      const tail = new Uint8Array(await new Response(file.readable).arrayBuffer());
+      ledgerRead += tail.length;
+      ledgerText += decoder.decode(tail, { stream: true });
       ledgerText = ledgerText.slice(parseLedger(ledgerText, labels));
     } catch (e) {
-      if (!(e instanceof Deno.errors.NotFound)) throw e;
+      try {
+        file.close();
+      } catch {
+        // The stream already closed it.
+      }
+      throw e;
     }
   }
   await refreshLedger();

@@ -401,42 +401,30 @@ let registered = false;
  * registerTrainingKernels();
  * ```
  */
-export function registerTrainingKernels(): void {
-  if (registered) return;
-  const matMul = tf.getKernel("BatchMatMul", "wasm");
-  if (!matMul) {
-    throw new Error("Expected the wasm backend to be loaded before training");
-  }
-  tf.unregisterKernel("BatchMatMul", "wasm");
+/** Swaps a wasm kernel for `make(original)`; the original may be absent. */
+function replaceKernel(name: string, make: (original?: tf.KernelFunc) => tf.KernelFunc): void {
+  const original = tf.getKernel(name, "wasm");
+  if (original) tf.unregisterKernel(name, "wasm");
   // No setupFunc: the original's already ran when the backend started.
   tf.registerKernel({
-    kernelName: "BatchMatMul",
+    kernelName: name,
     backendName: "wasm",
-    kernelFunc: withPlainMatMul(matMul.kernelFunc),
+    kernelFunc: make(original?.kernelFunc),
   });
-  tf.unregisterKernel("MaxPoolGrad", "wasm");
-  tf.registerKernel({
-    kernelName: "MaxPoolGrad",
-    backendName: "wasm",
-    kernelFunc: maxPoolGrad,
-  });
-  tf.unregisterKernel("Identity", "wasm");
-  tf.registerKernel({ kernelName: "Identity", backendName: "wasm", kernelFunc: sharedIdentity });
-  const sum = tf.getKernel("Sum", "wasm")!;
-  tf.unregisterKernel("Sum", "wasm");
-  tf.registerKernel({
-    kernelName: "Sum",
-    backendName: "wasm",
-    kernelFunc: withRowSum(sum.kernelFunc),
-  });
-  const conv = tf.getKernel("Conv2D", "wasm")!;
-  tf.unregisterKernel("Conv2D", "wasm");
-  tf.registerKernel({
-    kernelName: "Conv2D",
-    backendName: "wasm",
-    kernelFunc: withIm2colConv(conv.kernelFunc),
-  });
-  tf.registerKernel({ kernelName: RELU_GRAD, backendName: "wasm", kernelFunc: reluGradKernel });
+}
+
+export function registerTrainingKernels(): void {
+  if (registered) return;
+  if (!tf.getKernel("BatchMatMul", "wasm")) {
+    throw new Error("Expected the wasm backend to be loaded before training");
+  }
+  replaceKernel("BatchMatMul", (original) => withPlainMatMul(original!));
+  replaceKernel("MaxPoolGrad", () => maxPoolGrad);
+  replaceKernel("Identity", () => sharedIdentity);
+  replaceKernel("Sum", (original) => withRowSum(original!));
+  replaceKernel("Conv2D", (original) => withIm2colConv(original!));
+  replaceKernel("Conv2DBackpropFilter", () => conv2dBackpropFilter);
+  replaceKernel(RELU_GRAD, () => reluGradKernel);
   const reluGradient = tf.getGradient("Relu")!;
   // Step, Cast and Multiply over every activation cost 4x one fused pass;
   // other backends keep TF.js's own gradient.
@@ -446,14 +434,6 @@ export function registerTrainingKernels(): void {
       tf.getBackend() === "wasm" && !Array.isArray(dy) && dy.dtype === "float32"
         ? { x: () => tf.engine().runKernel(RELU_GRAD, { dy, x: saved[0] }) as tf.Tensor }
         : reluGradient.gradFunc(dy, saved, attrs),
-  });
-  if (tf.getKernel("Conv2DBackpropFilter", "wasm")) {
-    tf.unregisterKernel("Conv2DBackpropFilter", "wasm");
-  }
-  tf.registerKernel({
-    kernelName: "Conv2DBackpropFilter",
-    backendName: "wasm",
-    kernelFunc: conv2dBackpropFilter,
   });
   registered = true;
 }
