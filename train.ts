@@ -14,7 +14,9 @@ import { formatDuration } from "./shared/progress.ts";
 import { type Metrics, writeArtifacts } from "./training/artifacts.ts";
 import { labelsAt, lossAndAccuracy, predictProbabilities } from "./training/evaluate.ts";
 import { fit, type FitListener } from "./training/fit.ts";
+import { startGemmHelper, stopGemmHelper } from "./training/kernels/gemm_helper.ts";
 import { registerTrainingKernels } from "./training/kernels/wasm_kernels.ts";
+import { WasmAdamOptimizer } from "./training/wasm_adam.ts";
 import { argMax, confusionMatrix } from "./training/metrics.ts";
 import { epochProgress } from "./training/progress.ts";
 import { seededRandom, splitIndices } from "./training/random.ts";
@@ -38,6 +40,7 @@ Training:
   --seed N                 seeds shuffling, the split, initialisation and dropout (default 42)
   --limit N                use only the first N training images (quick runs)
   --backend wasm|cpu       TF.js backend (default wasm)
+  --threads 1|2            wasm: threads for the large matrix products (default 2)
   --out DIR                artifact folder (default artifacts)
   -h, --help               this help
 `;
@@ -55,6 +58,8 @@ export interface TrainOptions {
   seed: number;
   limit?: number;
   backend: "wasm" | "cpu";
+  /** Threads for the large wasm matrix products: 1, or 2 with a helper thread. */
+  threads: 1 | 2;
   out: string;
   listener?: FitListener;
 }
@@ -102,12 +107,14 @@ export async function train(o: TrainOptions): Promise<Metrics> {
   if (o.backend === "wasm") registerTrainingKernels();
   const random = seededRandom(o.seed);
   const split = splitIndices(trainSet.count, o.validationSplit, random);
-  const model = createModel({ seed: o.seed });
-  console.error(
-    `training on ${tf.getBackend()}: ${split.train.length} images, ${split.validation.length} ` +
-      `held out for validation, batch ${o.batchSize}, up to ${o.epochs} epochs`,
-  );
+  const model = createModel({ seed: o.seed, optimizer: new WasmAdamOptimizer() });
   try {
+    const threads = o.backend === "wasm" && o.threads > 1 ? await helperThreads() : 1;
+    console.error(
+      `training on ${tf.getBackend()} (${threads} thread${threads > 1 ? "s" : ""}): ` +
+        `${split.train.length} images, ${split.validation.length} held out for validation, ` +
+        `batch ${o.batchSize}, up to ${o.epochs} epochs`,
+    );
     const result = await fit(model, trainSet, split.train, split.validation, {
       epochs: o.epochs,
       batchSize: o.batchSize,
@@ -136,6 +143,7 @@ export async function train(o: TrainOptions): Promise<Metrics> {
       best_epoch: result.bestEpoch,
       seconds_per_epoch: seconds / result.epochsRun,
       backend: tf.getBackend(),
+      threads,
       seed: o.seed,
       tfjs_version: tf.version.tfjs,
       train_images: split.train.length,
@@ -156,7 +164,18 @@ export async function train(o: TrainOptions): Promise<Metrics> {
     });
     return metrics;
   } finally {
+    stopGemmHelper();
     model.dispose();
+  }
+}
+
+/** 2 with the gemm helper thread running, else 1 (with a warning when it failed). */
+async function helperThreads(): Promise<1 | 2> {
+  try {
+    return await startGemmHelper() ? 2 : 1;
+  } catch (error) {
+    console.error(`warning: ${(error as Error).message}; training on one thread`);
+    return 1;
   }
 }
 
@@ -172,6 +191,7 @@ async function main(): Promise<void> {
     seed: { type: "string" },
     limit: { type: "string" },
     backend: { type: "string" },
+    threads: { type: "string" },
     out: { type: "string" },
   }, USAGE);
   if (!flags) return;
@@ -191,6 +211,7 @@ async function main(): Promise<void> {
     seed: intFlag(flags.seed, "seed", 42, 0, 2 ** 32 - 1),
     limit: flags.limit === undefined ? undefined : intFlag(flags.limit, "limit", 0, 1),
     backend,
+    threads: intFlag(flags.threads, "threads", 2, 1, 2) as 1 | 2,
     out: flags.out ?? "artifacts",
     listener: epochProgress(epochs),
   };

@@ -11,15 +11,18 @@ import type { ImageSet } from "../shared/idx.ts";
 import { createModel } from "../shared/model.ts";
 import { imagesToTensor } from "../shared/preprocess.ts";
 import { writeFileAtomic } from "../shared/atomic_write.ts";
+import { startGemmHelper, stopGemmHelper } from "../training/kernels/gemm_helper.ts";
 import { registerTrainingKernels } from "../training/kernels/wasm_kernels.ts";
+import { WasmAdamOptimizer } from "../training/wasm_adam.ts";
 import { seededRandom, shuffleInPlace } from "../training/random.ts";
 import { machineDescription } from "./machine.ts";
 
 const USAGE = `
 Benchmark training speed: one full epoch on wasm, then wasm vs cpu on the same batches.
 
-Usage: deno task bench:train [--batches N] [--epoch-images N] [--data DIR]
+Usage: deno task bench:train [--batches N] [--epoch-images N] [--threads 1|2] [--data DIR]
   --batches N        batches timed on each backend for the ratio (default 5)
+  --threads 1|2      wasm threads for the large matrix products (default 2)
   --epoch-images N   images in the timed wasm epoch (default 60000)
   --data DIR         Fashion-MNIST folder (default: as deno task train finds it)
 `;
@@ -37,7 +40,7 @@ async function timeBatches(
   batchSize: number,
   onBatch?: (i: number) => void,
 ): Promise<Timing> {
-  const model = createModel({ seed: 1 });
+  const model = createModel({ seed: 1, optimizer: new WasmAdamOptimizer() });
   // One warm-up step: kernel setup and operator caches are not per-epoch costs.
   await step(model, set, order.subarray(0, batchSize));
   const steps: number[] = [];
@@ -64,11 +67,13 @@ async function main(): Promise<void> {
   const flags = parseFlags(Deno.args, {
     batches: { type: "string" },
     "epoch-images": { type: "string" },
+    threads: { type: "string" },
     data: { type: "string" },
   }, USAGE);
   if (!flags) return;
   const ratioBatches = intFlag(flags.batches, "batches", 5, 1, 300);
   const epochImages = intFlag(flags["epoch-images"], "epoch-images", 60_000, 200, 60_000);
+  const wantThreads = intFlag(flags.threads, "threads", 2, 1, 2);
   const batchSize = 200;
   const set = await loadFashionMnist(await findDataDir(flags.data, loadConfig().dataDir), "train");
   const order = shuffleInPlace(
@@ -79,11 +84,18 @@ async function main(): Promise<void> {
 
   await useBackend("wasm");
   registerTrainingKernels();
-  const epoch = await timeBatches(set, order, epochBatches, batchSize, (b) => {
-    if (b % 50 === 0) console.error(`wasm epoch: ${b}/${epochBatches} batches`);
-  });
+  const threads = wantThreads > 1 && await startGemmHelper() ? 2 : 1;
+  let epoch: Timing;
+  let wasmSeconds: number;
+  try {
+    epoch = await timeBatches(set, order, epochBatches, batchSize, (b) => {
+      if (b % 50 === 0) console.error(`wasm epoch: ${b}/${epochBatches} batches`);
+    });
+    wasmSeconds = (await timeBatches(set, order, ratioBatches, batchSize)).seconds;
+  } finally {
+    stopGemmHelper();
+  }
   const epochSeconds = epoch.seconds;
-  const wasmSeconds = (await timeBatches(set, order, ratioBatches, batchSize)).seconds;
   await useBackend("cpu");
   const cpuSeconds = (await timeBatches(set, order, ratioBatches, batchSize)).seconds;
   const at = (q: number) => epoch.steps[Math.floor(q * (epoch.steps.length - 1))];
@@ -92,6 +104,7 @@ async function main(): Promise<void> {
     machine: machineDescription(),
     tfjs_version: tf.version.tfjs,
     batch_size: batchSize,
+    wasm_threads: threads,
     epoch_images: epochBatches * batchSize,
     wasm_seconds_per_epoch: epochSeconds * (60_000 / (epochBatches * batchSize)),
     wasm_ms_per_step: (epochSeconds / epochBatches) * 1000,
@@ -104,7 +117,7 @@ async function main(): Promise<void> {
     wasm_speedup_over_cpu: cpuSeconds / wasmSeconds,
   };
   console.log(`machine: ${result.machine}`);
-  console.log(`tfjs ${result.tfjs_version}, batch ${batchSize}`);
+  console.log(`tfjs ${result.tfjs_version}, batch ${batchSize}, wasm threads ${threads}`);
   console.log(
     `wasm: ${result.wasm_seconds_per_epoch.toFixed(1)} s per 60,000-image epoch ` +
       `(${result.wasm_ms_per_step.toFixed(1)} ms/step over ${epochBatches} steps)`,

@@ -5,7 +5,8 @@ import { IMAGE_SIZE, NUM_CLASSES } from "./classes.ts";
 export interface ModelOptions {
   /** Seeds the weight initialisers and the dropout mask. */
   seed?: number;
-  learningRate?: number;
+  /** Default: tf.train.adam(0.001), Keras's Adam. */
+  optimizer?: tf.Optimizer;
 }
 
 /**
@@ -48,14 +49,17 @@ export function createModel(options: ModelOptions = {}): tf.LayersModel {
       }),
     ],
   });
-  compileModel(model, options.learningRate);
+  compileModel(model, options.optimizer);
   return model;
 }
 
 /** Attaches the optimiser and loss: also needed after loading a model. */
-export function compileModel(model: tf.LayersModel, learningRate = 0.001): void {
+export function compileModel(
+  model: tf.LayersModel,
+  optimizer: tf.Optimizer = tf.train.adam(0.001),
+): void {
   model.compile({
-    optimizer: tf.train.adam(learningRate),
+    optimizer,
     loss: "sparseCategoricalCrossentropy",
     metrics: ["accuracy"],
   });

@@ -42,6 +42,7 @@ export async function ensureModel(): Promise<void> {
       seed: 5,
       limit: 30_000,
       backend: "wasm",
+      threads: 2,
       out: MODEL_DIR,
     });
   }

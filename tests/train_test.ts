@@ -17,6 +17,7 @@ Deno.test({
       seed: 1,
       limit: 2000,
       backend: "wasm",
+      threads: 2,
       out,
     });
     assert.ok(metrics.test_accuracy >= 0.7, `test accuracy ${metrics.test_accuracy} < 0.70`);
@@ -24,6 +25,7 @@ Deno.test({
     assert.equal(metrics.train_images, 1800);
     assert.equal(metrics.validation_images, 200);
     assert.equal(metrics.backend, "wasm");
+    assert.equal(metrics.threads, Math.min(2, navigator.hardwareConcurrency));
 
     const written = JSON.parse(await Deno.readTextFile(`${out}/metrics.json`));
     for (
@@ -84,6 +86,7 @@ Deno.test({
           validationSplit: 0,
           seed: 1,
           backend: "wasm",
+          threads: 2,
           out: ".tmp/unused",
         }),
       /--train-csv and --test-csv go together/,

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { useBackend } from "../shared/backend.ts";
 import { registerTrainingKernels } from "../training/kernels/wasm_kernels.ts";
+import { splitProducts, startGemmHelper, stopGemmHelper } from "../training/kernels/gemm_helper.ts";
 import { im2col } from "../training/kernels/im2col.ts";
 import { seededRandom } from "../training/random.ts";
 import { needsPermissions } from "./_support.ts";
@@ -162,6 +163,20 @@ Deno.test({
       },
       { name: "3x3 stride 1, valid", x: [2, 7, 6, 2], size: [3, 3], strides: [1, 1], pad: "valid" },
       {
+        name: "2x2 stride 2, odd size: the last row and column get no gradient",
+        x: [2, 7, 9, 4],
+        size: [2, 2],
+        strides: [2, 2],
+        pad: "valid",
+      },
+      {
+        name: "3x2 windows with stride 3x2",
+        x: [2, 9, 8, 8],
+        size: [3, 2],
+        strides: [3, 2],
+        pad: "valid",
+      },
+      {
         name: "2x2 stride 2 on an odd size, same",
         x: [1, 7, 7, 2],
         size: [2, 2],
@@ -186,20 +201,26 @@ Deno.test({
         assertClose(wasm, cpu);
       });
     }
-    await t.step("ties go to the first position, as on the cpu", async () => {
-      const x: Shape = [1, 4, 4, 1];
-      const { cpu, wasm } = await onBoth(
-        [[new Float32Array(16).fill(1), x]],
-        (v) => tf.grad((u: tf.Tensor) => tf.sum(tf.maxPool(u as tf.Tensor4D, 2, 2, "valid")))(v),
+    for (const channels of [1, 4]) {
+      await t.step(
+        `ties go to the first position, as on the cpu (${channels} channels)`,
+        async () => {
+          const x: Shape = [1, 4, 4, channels];
+          const { cpu, wasm } = await onBoth(
+            [[new Float32Array(16 * channels).fill(1), x]],
+            (v) =>
+              tf.grad((u: tf.Tensor) => tf.sum(tf.maxPool(u as tf.Tensor4D, 2, 2, "valid")))(v),
+          );
+          assert.deepEqual(Array.from(wasm), Array.from(cpu));
+          assert.deepEqual(Array.from(wasm).filter((g) => g !== 0).length, 4 * channels);
+        },
       );
-      assert.deepEqual(Array.from(wasm), Array.from(cpu));
-      assert.deepEqual(Array.from(wasm).filter((g) => g !== 0).length, 4);
-    });
+    }
   },
 });
 
 Deno.test({
-  name: "BatchMatMul with transposed operands on wasm matches the cpu backend",
+  name: "BatchMatMul on wasm, plain and transposed, matches the cpu backend",
   ...needsPermissions(),
   async fn(t) {
     const cases: [Shape, Shape, boolean, boolean][] = [
@@ -208,6 +229,13 @@ Deno.test({
       [[50, 7], [50, 9], true, false],
       [[6, 4], [9, 6], true, true],
       [[2, 3, 4], [2, 5, 4], false, true],
+      // The SIMD gemm: 4x8 tiles with row and column tails, K blocks of 256.
+      [[13, 37], [37, 20], false, false],
+      [[37, 13], [37, 12], true, false],
+      [[9, 600], [28, 600], false, true],
+      [[600, 6], [8, 600], true, true],
+      [[1, 5, 300], [300, 44], false, false],
+      [[3, 0], [0, 8], false, false],
     ];
     for (const [a, b, ta, tb] of cases) {
       await t.step(
@@ -220,6 +248,86 @@ Deno.test({
           assertClose(wasm, cpu);
         },
       );
+    }
+  },
+});
+
+Deno.test({
+  name: "MaxPool on wasm matches the cpu backend",
+  ...needsPermissions(),
+  async fn(t) {
+    const cases: [Shape, number, number, "valid" | "same"][] = [
+      [[3, 26, 26, 32], 2, 2, "valid"],
+      [[2, 7, 9, 4], 2, 2, "valid"],
+      [[2, 7, 7, 4], 2, 2, "same"],
+      [[2, 8, 8, 3], 2, 2, "valid"],
+      [[2, 9, 9, 4], 3, 2, "valid"],
+    ];
+    for (const [x, size, stride, pad] of cases) {
+      await t.step(`${JSON.stringify(x)} ${size}x${size} stride ${stride} ${pad}`, async () => {
+        const { cpu, wasm } = await onBoth(
+          [[randomData(x, 14), x]],
+          (v) => tf.maxPool(v as tf.Tensor4D, size, stride, pad),
+        );
+        assertClose(wasm, cpu, 0);
+      });
+    }
+  },
+});
+
+Deno.test({
+  name: "large BatchMatMul products split across two threads match the cpu backend",
+  ...needsPermissions(),
+  async fn(t) {
+    const cases: [Shape, Shape, boolean, boolean][] = [
+      [[200, 600], [600, 100], false, false],
+      [[300, 404], [300, 100], true, false],
+      [[200, 100], [600, 100], false, true],
+      [[203, 500], [500, 44], false, false],
+    ];
+    await useBackend("wasm");
+    registerTrainingKernels();
+    assert.equal(await startGemmHelper(), navigator.hardwareConcurrency > 1);
+    try {
+      for (const [a, b, ta, tb] of cases) {
+        await t.step(
+          `${JSON.stringify(a)} x ${JSON.stringify(b)} transposeA=${ta} transposeB=${tb}`,
+          async () => {
+            const before = splitProducts();
+            const { cpu, wasm } = await onBoth(
+              [[randomData(a, 12), a], [randomData(b, 13), b]],
+              (x, y) => tf.matMul(x, y, ta, tb),
+            );
+            assertClose(wasm, cpu);
+            if (navigator.hardwareConcurrency > 1) assert.equal(splitProducts(), before + 1);
+          },
+        );
+      }
+    } finally {
+      stopGemmHelper();
+    }
+  },
+});
+
+Deno.test({
+  name: "Add of a bias on wasm matches the cpu backend, either operand order",
+  ...needsPermissions(),
+  async fn(t) {
+    const cases: [Shape, Shape][] = [
+      [[4, 5, 6, 8], [8]],
+      [[8], [3, 8]],
+      [[2, 3, 8], [3, 8]],
+      [[5, 6], [6]],
+      [[2, 8], [2, 8]],
+    ];
+    for (const [a, b] of cases) {
+      await t.step(`${JSON.stringify(a)} + ${JSON.stringify(b)}`, async () => {
+        const { cpu, wasm } = await onBoth(
+          [[randomData(a, 10), a], [randomData(b, 11), b]],
+          (x, y) => tf.add(x, y),
+        );
+        assertClose(wasm, cpu, 0);
+      });
     }
   },
 });

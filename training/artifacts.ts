@@ -15,6 +15,8 @@ export interface Metrics {
   best_epoch: number;
   seconds_per_epoch: number;
   backend: string;
+  /** Threads of the large wasm matrix products. */
+  threads: number;
   seed: number;
   tfjs_version: string;
   train_images: number;

@@ -169,11 +169,15 @@ export const I32 = {
   le_s: 0x4c,
   ge_s: 0x4e,
   eq: 0x46,
+  eqz: 0x45,
   select: 0x1b,
 } as const;
 
-/** Assembles functions (all params i32, no results) that import `env.memory`. */
-export function assemble(fns: Fn[]): Uint8Array<ArrayBuffer> {
+/**
+ * Assembles functions (all params i32, no results) that import `env.memory`,
+ * a shared memory (up to 4 GiB) when `sharedMemory` is set.
+ */
+export function assemble(fns: Fn[], sharedMemory = false): Uint8Array<ArrayBuffer> {
   const types = fns.map((f) => [0x60, ...vec(f.params.map(() => [VALTYPE.i32])), 0]);
   const memory = [
     ...uleb(3),
@@ -181,8 +185,7 @@ export function assemble(fns: Fn[]): Uint8Array<ArrayBuffer> {
     ...uleb(6),
     ...bytesOf("memory"),
     0x02,
-    0x00,
-    0x00,
+    ...(sharedMemory ? [0x03, 0x00, ...uleb(65536)] : [0x00, 0x00]),
   ];
   const imports = [memory];
   const funcs = fns.map((_, i) => uleb(i));

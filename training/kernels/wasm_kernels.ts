@@ -1,51 +1,18 @@
+/**
+ * The wasm kernels training needs: see registerTrainingKernels(). The
+ * matrix products are in matmul_kernel.ts and the Adam step in
+ * adam_kernel.ts; the SIMD code they run is in simd_kernels.ts.
+ */
 import * as tf from "@tensorflow/tfjs";
 import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
+import { ADAM_KERNEL, adamKernel } from "./adam_kernel.ts";
 import { sumRows } from "./column_sum.ts";
 import { type ConvGeometry, im2col } from "./im2col.ts";
+import { swapLastTwo, withPlainMatMul, withSimdMatMul } from "./matmul_kernel.ts";
 import { maxPoolGradNhwc } from "./max_pool_grad_math.ts";
-import { instantiateSimdKernels, type SimdKernels } from "./simd_kernels.ts";
+import { callKernel, heap, type Info, type KernelArgs, ptr, simdKernels } from "./wasm_heap.ts";
 
-type KernelArgs = Parameters<tf.KernelFunc>[0];
-type Info = tf.TensorInfo;
 type Shape4 = [number, number, number, number];
-
-function heap(backend: BackendWasm, info: Info): Float32Array {
-  return backend.typedArrayFromHeap(info) as Float32Array;
-}
-
-/** Byte offset of a tensor's data in the wasm heap. */
-function ptr(backend: BackendWasm, info: Info): number {
-  return backend.dataIdMap.get(info.dataId)!.memoryOffset;
-}
-
-let simd: SimdKernels | undefined;
-
-/** Our SIMD kernels, bound to the wasm backend's own memory. */
-function simdKernels(backend: BackendWasm): SimdKernels {
-  const memory = (backend.wasm as unknown as { asm?: { memory?: WebAssembly.Memory } }).asm?.memory;
-  if (!(memory instanceof WebAssembly.Memory)) {
-    throw new Error("Expected the TF.js wasm module to export its memory");
-  }
-  simd ??= instantiateSimdKernels(memory);
-  return simd;
-}
-
-function callKernel(
-  name: string,
-  backend: BackendWasm,
-  inputs: Record<string, Info>,
-  attrs: Record<string, unknown>,
-): Info {
-  const kernel = tf.getKernel(name, "wasm");
-  if (!kernel) {
-    throw new Error(`Expected the wasm backend to have kernel '${name}'`);
-  }
-  return kernel.kernelFunc({
-    inputs,
-    backend,
-    attrs: attrs as tf.NamedAttrMap,
-  }) as Info;
-}
 
 function requireNhwc(kernel: string, dataFormat: unknown): void {
   if (dataFormat !== undefined && dataFormat !== "NHWC") {
@@ -56,10 +23,11 @@ function requireNhwc(kernel: string, dataFormat: unknown): void {
 }
 
 /**
- * Conv2DBackpropFilter as one im2col matMul, dW^T = dy^T · cols. XNNPACK
- * repacks the right operand on every call, and packing costs more than the
- * product here, so the right operand is the [positions, fh*fw*inC] patch
- * matrix, the smaller of the two.
+ * Conv2DBackpropFilter as one product of the patch matrix and dy,
+ * dW = colsᵀ·dy, on our SIMD gemm (the transposed operand costs nothing).
+ * The patches usually come from the forward Conv2D of the same step.
+ * Channel counts that are not a multiple of 4 use XNNPACK, with the
+ * operands oriented so the one it packs is the smaller.
  */
 function conv2dBackpropFilter({ inputs, backend, attrs }: KernelArgs): Info {
   const wasm = backend as BackendWasm;
@@ -80,21 +48,15 @@ function conv2dBackpropFilter({ inputs, backend, attrs }: KernelArgs): Info {
   const patch = g.filterHeight * g.filterWidth * g.inChannels;
   const positions = g.batch * g.outHeight * g.outWidth;
   if (info.outChannels % 4 === 0) {
-    // SIMD path: patches, then Aᵀ·B accumulated straight into the result.
+    // SIMD path: patches, then colsᵀ·dy straight into the result.
     const kernels = simdKernels(wasm);
     const cached = cachedPatches(x, g);
     const cols = cached ?? wasm.makeOutput([positions, patch], "float32");
     const out = wasm.makeOutput([...a.filterShape], "float32");
-    heap(wasm, out).fill(0);
     if (!cached) kernels.im2col(ptr(wasm, x), ptr(wasm, cols), ...geometryArgs(g));
-    kernels.gemm_at_b(
-      ptr(wasm, cols),
-      ptr(wasm, dy),
-      ptr(wasm, out),
-      positions,
-      patch,
-      info.outChannels,
-    );
+    const [pc, pd, po] = [ptr(wasm, cols), ptr(wasm, dy), ptr(wasm, out)];
+    kernels.gemm(pc, pd, po, patch, info.outChannels, positions, 1, patch, 0);
+    if (positions === 0) heap(wasm, out).fill(0);
     if (!cached) wasm.disposeData(cols.dataId);
     return out;
   }
@@ -155,9 +117,9 @@ function geometryArgs(g: ConvGeometry): number[] {
 }
 
 /**
- * Conv2D (NHWC) as im2col plus one XNNPACK product with the filter as the
- * packed operand, which is tiny: about twice as fast as the stock kernel on
- * this model's single-channel input, where XNNPACK's convolution is weak.
+ * Conv2D (NHWC) as im2col plus one product with the filter (the registered
+ * BatchMatMul): about twice as fast as the stock kernel on this model's
+ * single-channel input, where XNNPACK's convolution is weak.
  */
 function withIm2colConv(original: tf.KernelFunc): tf.KernelFunc {
   return ({ inputs, backend, attrs }) => {
@@ -259,6 +221,63 @@ function withRowSum(original: tf.KernelFunc): tf.KernelFunc {
   };
 }
 
+/**
+ * Add of a bias vector to every row (the layers' bias add): one SIMD pass.
+ * The stock kernel computes a broadcast index per element, at 1.5x the
+ * cost of a same-shape Add. Other shapes go to `original`.
+ */
+function withBiasAdd(original: tf.KernelFunc): tf.KernelFunc {
+  return (args) => {
+    const wasm = args.backend as BackendWasm;
+    const { a, b } = args.inputs as { a: Info; b: Info };
+    const [x, bias] = b.shape.length > a.shape.length ? [b, a] : [a, b];
+    const cols = tf.util.sizeFromShape(bias.shape);
+    const trailing = x.shape.slice(x.shape.length - bias.shape.length);
+    const isBias = x.dtype === "float32" && bias.dtype === "float32" && cols % 4 === 0 &&
+      cols > 0 && bias.shape.length < x.shape.length &&
+      tf.util.arraysEqual(trailing, bias.shape);
+    if (!isBias) return original(args);
+    const out = wasm.makeOutput([...x.shape], "float32");
+    const rows = tf.util.sizeFromShape(x.shape) / cols;
+    simdKernels(wasm).add_rows(ptr(wasm, x), ptr(wasm, bias), ptr(wasm, out), rows, cols);
+    return out;
+  };
+}
+
+/** A 2x2 pool with stride 2 and no padding over whole groups of 4 float channels. */
+function isTiled2x2(info: tf.backend_util.Conv2DInfo): boolean {
+  return info.effectiveFilterHeight === 2 && info.effectiveFilterWidth === 2 &&
+    info.strideHeight === 2 && info.strideWidth === 2 && info.padInfo.top === 0 &&
+    info.padInfo.left === 0 && info.outHeight * 2 <= info.inHeight &&
+    info.outWidth * 2 <= info.inWidth && info.inChannels % 4 === 0;
+}
+
+function tiledArgs(info: tf.backend_util.Conv2DInfo): number[] {
+  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth } = info;
+  return [batchSize, inHeight, inWidth, inChannels, outHeight, outWidth];
+}
+
+/** MaxPool with the model's 2x2 windows in one SIMD pass; other pools go to `original`. */
+function withTiledMaxPool(original: tf.KernelFunc): tf.KernelFunc {
+  return (args) => {
+    const wasm = args.backend as BackendWasm;
+    const { x } = args.inputs as { x: Info };
+    const a = args.attrs as unknown as tf.MaxPoolAttrs;
+    const info = tf.backend_util.computePool2DInfo(
+      x.shape as Shape4,
+      a.filterSize,
+      a.strides,
+      1,
+      a.pad,
+      a.dimRoundingMode,
+    );
+    if (x.dtype !== "float32" || !isTiled2x2(info)) return original(args);
+    const y = wasm.makeOutput([...info.outShape], "float32");
+    simdKernels(wasm).max_pool_2x2(ptr(wasm, x), ptr(wasm, y), 0, ...tiledArgs(info));
+    return y;
+  };
+}
+
 function maxPoolGrad({ inputs, backend, attrs }: KernelArgs): Info {
   const wasm = backend as BackendWasm;
   const { dy, input } = inputs as { dy: Info; input: Info };
@@ -272,6 +291,18 @@ function maxPoolGrad({ inputs, backend, attrs }: KernelArgs): Info {
     a.dimRoundingMode,
   );
   const dx = wasm.makeOutput([...input.shape], input.dtype);
+  if (isTiled2x2(info)) {
+    if (info.outHeight * 2 < info.inHeight || info.outWidth * 2 < info.inWidth) {
+      heap(wasm, dx).fill(0);
+    }
+    simdKernels(wasm).max_pool_grad_2x2(
+      ptr(wasm, input),
+      ptr(wasm, dy),
+      ptr(wasm, dx),
+      ...tiledArgs(info),
+    );
+    return dx;
+  }
   if (info.inChannels % 4 === 0) {
     heap(wasm, dx).fill(0);
     simdKernels(wasm).max_pool_grad(
@@ -310,70 +341,6 @@ function maxPoolGrad({ inputs, backend, attrs }: KernelArgs): Info {
   return dx;
 }
 
-function swapLastTwo(wasm: BackendWasm, t: Info): Info {
-  const perm = t.shape.map((_, i) => i);
-  const r = perm.length;
-  [perm[r - 2], perm[r - 1]] = [perm[r - 1], perm[r - 2]];
-  return callKernel("Transpose", wasm, { x: t }, { perm });
-}
-
-function product(
-  wasm: BackendWasm,
-  plain: tf.KernelFunc,
-  a: Info,
-  b: Info,
-): Info {
-  return plain({
-    inputs: { a, b },
-    backend: wasm,
-    attrs: { transposeA: false, transposeB: false },
-  }) as Info;
-}
-
-/**
- * The wasm BatchMatMul leaves XNNPACK for a scalar loop whenever an operand
- * is transposed, and XNNPACK repacks its right operand on every call. So a
- * transposed product becomes explicit transposes plus a plain product,
- * oriented so the operand that gets packed is the small one:
- * a·bᵀ is either a·(bᵀ) or (b·aᵀ)ᵀ; aᵀ·b is either (aᵀ)·b or (bᵀ·a)ᵀ.
- */
-function withPlainMatMul(plain: tf.KernelFunc): tf.KernelFunc {
-  return ({ inputs, backend, attrs }) => {
-    const wasm = backend as BackendWasm;
-    const { a, b } = inputs as { a: Info; b: Info };
-    const { transposeA, transposeB } = attrs as unknown as tf.BatchMatMulAttrs;
-    const batched = a.shape.length > 2 && tf.util.sizeFromShape(a.shape.slice(0, -2)) > 1;
-    if ((!transposeA && !transposeB) || batched) {
-      return plain({ inputs, backend, attrs });
-    }
-    const temps: Info[] = [];
-    const t = (x: Info) => {
-      const y = swapLastTwo(wasm, x);
-      temps.push(y);
-      return y;
-    };
-    const [m, k] = transposeA
-      ? [a.shape.at(-1)!, a.shape.at(-2)!]
-      : [a.shape.at(-2)!, a.shape.at(-1)!];
-    const n = transposeB ? b.shape.at(-2)! : b.shape.at(-1)!;
-    // Costs in element moves; packing runs about 5x slower than a transpose.
-    const direct = (transposeA ? m * k : 0) + (transposeB ? k * n : 0) + 5 * k * n;
-    const flipped = (transposeB ? 0 : k * n) + (transposeA ? 0 : m * k) + 5 * k * m + m * n;
-    let out: Info;
-    if (direct <= flipped) {
-      out = product(wasm, plain, transposeA ? t(a) : a, transposeB ? t(b) : b);
-    } else {
-      const left = transposeB ? b : t(b);
-      const right = transposeA ? a : t(a);
-      const outT = product(wasm, plain, left, right);
-      temps.push(outT);
-      out = swapLastTwo(wasm, outT);
-    }
-    for (const x of temps) wasm.disposeData(x.dataId);
-    return out;
-  };
-}
-
 /**
  * Identity that shares the input's memory (reference counted) instead of
  * copying it. The engine clones every tensor a gradient will need, and the
@@ -389,18 +356,6 @@ function sharedIdentity({ inputs, backend }: KernelArgs): Info {
 
 let registered = false;
 
-/**
- * Registers the kernels training needs on the wasm backend: the missing
- * Conv2DBackpropFilter, a faster MaxPoolGrad, a BatchMatMul that keeps
- * transposed products on the fast path, a row Sum for bias gradients and a
- * copy-free Identity. Idempotent.
- *
- * @example
- * ```ts
- * await useWasmBackend();
- * registerTrainingKernels();
- * ```
- */
 /** Swaps a wasm kernel for `make(original)`; the original may be absent. */
 function replaceKernel(name: string, make: (original?: tf.KernelFunc) => tf.KernelFunc): void {
   const original = tf.getKernel(name, "wasm");
@@ -413,18 +368,33 @@ function replaceKernel(name: string, make: (original?: tf.KernelFunc) => tf.Kern
   });
 }
 
+/**
+ * Registers the kernels training needs on the wasm backend: the missing
+ * Conv2DBackpropFilter; SIMD Conv2D, MaxPoolGrad, relu gradient, bias Add
+ * and bias-gradient Sum; BatchMatMul through our own gemm; the fused Adam
+ * step; and a copy-free Identity. Idempotent.
+ *
+ * @example
+ * ```ts
+ * await useBackend("wasm");
+ * registerTrainingKernels();
+ * ```
+ */
 export function registerTrainingKernels(): void {
   if (registered) return;
   if (!tf.getKernel("BatchMatMul", "wasm")) {
     throw new Error("Expected the wasm backend to be loaded before training");
   }
-  replaceKernel("BatchMatMul", (original) => withPlainMatMul(original!));
+  replaceKernel("BatchMatMul", (original) => withSimdMatMul(withPlainMatMul(original!)));
   replaceKernel("MaxPoolGrad", () => maxPoolGrad);
+  replaceKernel("MaxPool", (original) => withTiledMaxPool(original!));
   replaceKernel("Identity", () => sharedIdentity);
   replaceKernel("Sum", (original) => withRowSum(original!));
   replaceKernel("Conv2D", (original) => withIm2colConv(original!));
   replaceKernel("Conv2DBackpropFilter", () => conv2dBackpropFilter);
   replaceKernel(RELU_GRAD, () => reluGradKernel);
+  replaceKernel("Add", (original) => withBiasAdd(original!));
+  replaceKernel(ADAM_KERNEL, () => adamKernel as tf.KernelFunc);
   const reluGradient = tf.getGradient("Relu")!;
   // Step, Cast and Multiply over every activation cost 4x one fused pass;
   // other backends keep TF.js's own gradient.

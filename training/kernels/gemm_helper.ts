@@ -1,0 +1,154 @@
+/**
+ * A second thread for the large matrix products of training. TF.js's wasm
+ * build here is single-threaded (its pthread build cannot start under Deno),
+ * and its heap is not shared memory, so the helper gets copies: the rows of
+ * A it multiplies and all of B go into a shared memory, its rows of C come
+ * back. On this model's Dense products the copies cost a tenth of the half
+ * product they save.
+ */
+import { CONTROL, type HelperStart } from "./gemm_helper_protocol.ts";
+
+/** Products smaller than this many multiply-adds stay on one thread. */
+const MIN_SPLIT_MACS = 4_000_000;
+/**
+ * A split pays when the helper's half saves more time than the copies
+ * cost: a float copied costs about as much as 16 multiply-adds here (the
+ * Dense products copy 1 float per 80; a 3x3 convolution's, 1 per 7).
+ */
+const MACS_PER_COPIED_FLOAT = 16;
+/** Pages (64 KiB) the shared memory may grow to: 1 GiB. */
+const MAX_PAGES = 16_384;
+/** How long a product may take on the helper before we call it lost. */
+const TIMEOUT_MS = 30_000;
+
+interface Helper {
+  worker: Worker;
+  memory: WebAssembly.Memory;
+  control: Int32Array;
+  job: number;
+}
+
+let helper: Helper | undefined;
+let splits = 0;
+
+/** Products split across both threads so far, in this process. */
+export function splitProducts(): number {
+  return splits;
+}
+
+/**
+ * Starts the helper thread, when the machine has a second core. Resolves to
+ * whether products will be split. Pair it with {@linkcode stopGemmHelper}:
+ * a live worker keeps the process from exiting.
+ */
+export async function startGemmHelper(): Promise<boolean> {
+  if (helper) return true;
+  if ((navigator.hardwareConcurrency ?? 1) < 2) return false;
+  const memory = new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES, shared: true });
+  const worker = new Worker(new URL("./gemm_helper_worker.ts", import.meta.url), {
+    type: "module",
+  });
+  const ready = new Promise<void>((resolve, reject) => {
+    worker.onmessage = () => resolve();
+    worker.onerror = (event) => {
+      event.preventDefault();
+      reject(new Error(`The gemm helper thread failed to start: ${event.message}`));
+    };
+  });
+  worker.postMessage({ memory } satisfies HelperStart);
+  try {
+    await ready;
+  } catch (error) {
+    worker.terminate();
+    throw error;
+  }
+  helper = { worker, memory, control: new Int32Array(memory.buffer, 0, CONTROL.slots), job: 0 };
+  return true;
+}
+
+/** Stops the helper thread, if one runs. Idempotent. */
+export function stopGemmHelper(): void {
+  if (!helper) return;
+  Atomics.store(helper.control, CONTROL.job, -1);
+  Atomics.notify(helper.control, CONTROL.job);
+  helper.worker.terminate();
+  helper = undefined;
+}
+
+/** A product for gemm() in simd_kernels.ts; a, b and c are byte offsets in `heap`. */
+export interface GemmJob {
+  a: number;
+  b: number;
+  c: number;
+  m: number;
+  n: number;
+  k: number;
+  rowStride: number;
+  kStride: number;
+}
+
+type Gemm = (...args: number[]) => void;
+
+/**
+ * C = A·B on two threads when a helper runs and the product is large: the
+ * helper takes the lower rows of C, this thread the upper ones. Returns
+ * false, having done nothing, otherwise.
+ */
+export function splitGemm(heap: WebAssembly.Memory, job: GemmJob, gemm: Gemm): boolean {
+  const { m, n, k, rowStride, kStride } = job;
+  if (!helper || m < 8 || m * n * k < MIN_SPLIT_MACS) return false;
+  const top = Math.floor(m / 8) * 4; // this thread's rows: half, whole tiles
+  const rows = m - top;
+  // Elements of A the helper reads: from its first row's first element to
+  // its last row's last element, whatever the strides.
+  const aFrom = top * rowStride;
+  const aTo = (m - 1) * rowStride + (k - 1) * kStride + 1;
+  const aLength = k === 0 ? 0 : aTo - aFrom;
+  if ((aLength + k * n + rows * n) * MACS_PER_COPIED_FLOAT > m * n * k) return false;
+  const [sa, sb, sc] = layout([aLength, k * n, rows * n]);
+  const shared = sharedFloats(helper, sc + rows * n * 4);
+  if (!shared) return false;
+  const source = new Float32Array(heap.buffer);
+  shared.set(source.subarray(job.a / 4 + aFrom, job.a / 4 + aFrom + aLength), sa / 4);
+  shared.set(source.subarray(job.b / 4, job.b / 4 + k * n), sb / 4);
+
+  const { control } = helper;
+  const id = ++helper.job;
+  control.set([sa, sb, sc, rows, n, k, rowStride, kStride, 0], CONTROL.args);
+  Atomics.store(control, CONTROL.job, id);
+  Atomics.notify(control, CONTROL.job);
+  gemm(job.a, job.b, job.c, top, n, k, rowStride, kStride, 0);
+  const deadline = performance.now() + TIMEOUT_MS;
+  while (Atomics.load(control, CONTROL.done) !== id) {
+    if (performance.now() > deadline) {
+      stopGemmHelper();
+      throw new Error(`The gemm helper thread did not finish a product in ${TIMEOUT_MS} ms`);
+    }
+    Atomics.wait(control, CONTROL.done, Atomics.load(control, CONTROL.done), 100);
+  }
+  new Float32Array(heap.buffer).set(
+    new Float32Array(helper.memory.buffer, sc, rows * n),
+    job.c / 4 + top * n,
+  );
+  splits++;
+  return true;
+}
+
+/** Byte offsets of consecutive float regions after the control block, 16-byte aligned. */
+function layout(lengths: number[]): number[] {
+  let offset: number = CONTROL.dataOffset;
+  return lengths.map((length) => {
+    const at = offset;
+    offset += Math.ceil((length * 4) / 16) * 16;
+    return at;
+  });
+}
+
+/** A float view of the helper's memory grown to `bytes`; undefined past its limit. */
+function sharedFloats(h: Helper, bytes: number): Float32Array | undefined {
+  const pages = Math.ceil(bytes / 65536);
+  const have = h.memory.buffer.byteLength / 65536;
+  if (pages > MAX_PAGES) return undefined;
+  if (pages > have) h.memory.grow(pages - have);
+  return new Float32Array(h.memory.buffer);
+}
