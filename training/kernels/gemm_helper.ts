@@ -13,7 +13,7 @@ const MIN_SPLIT_MACS = 4_000_000;
 /**
  * A split pays when the helper's half saves more time than the copies
  * cost: a float copied costs about as much as 16 multiply-adds here (the
- * Dense products copy 1 float per 80; a 3x3 convolution's, 1 per 7).
+ * Dense products copy 1 float per 80 to 100; a 3x3 convolution's, 1 per 7).
  */
 const MACS_PER_COPIED_FLOAT = 16;
 /** Pages (64 KiB) the shared memory may grow to: 1 GiB. */
