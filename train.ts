@@ -14,7 +14,7 @@ import { formatDuration } from "./shared/progress.ts";
 import { type Metrics, writeArtifacts } from "./training/artifacts.ts";
 import { labelsAt, lossAndAccuracy, predictProbabilities } from "./training/evaluate.ts";
 import { fit, type FitListener } from "./training/fit.ts";
-import { startGemmHelper, stopGemmHelper } from "./training/kernels/gemm_helper.ts";
+import { startHelperThreads, stopGemmHelper } from "./training/kernels/gemm_helper.ts";
 import { registerTrainingKernels } from "./training/kernels/wasm_kernels.ts";
 import { WasmAdamOptimizer } from "./training/wasm_adam.ts";
 import { argMax, confusionMatrix } from "./training/metrics.ts";
@@ -109,7 +109,7 @@ export async function train(o: TrainOptions): Promise<Metrics> {
   const split = splitIndices(trainSet.count, o.validationSplit, random);
   const model = createModel({ seed: o.seed, optimizer: new WasmAdamOptimizer() });
   try {
-    const threads = o.backend === "wasm" && o.threads > 1 ? await helperThreads() : 1;
+    const threads = o.backend === "wasm" ? await startHelperThreads(o.threads) : 1;
     console.error(
       `training on ${tf.getBackend()} (${threads} thread${threads > 1 ? "s" : ""}): ` +
         `${split.train.length} images, ${split.validation.length} held out for validation, ` +
@@ -166,16 +166,6 @@ export async function train(o: TrainOptions): Promise<Metrics> {
   } finally {
     stopGemmHelper();
     model.dispose();
-  }
-}
-
-/** 2 with the gemm helper thread running, else 1 (with a warning when it failed). */
-async function helperThreads(): Promise<1 | 2> {
-  try {
-    return await startGemmHelper() ? 2 : 1;
-  } catch (error) {
-    console.error(`warning: ${(error as Error).message}; training on one thread`);
-    return 1;
   }
 }
 

@@ -11,7 +11,7 @@ import type { ImageSet } from "../shared/idx.ts";
 import { createModel } from "../shared/model.ts";
 import { imagesToTensor } from "../shared/preprocess.ts";
 import { writeFileAtomic } from "../shared/atomic_write.ts";
-import { startGemmHelper, stopGemmHelper } from "../training/kernels/gemm_helper.ts";
+import { startHelperThreads, stopGemmHelper } from "../training/kernels/gemm_helper.ts";
 import { registerTrainingKernels } from "../training/kernels/wasm_kernels.ts";
 import { WasmAdamOptimizer } from "../training/wasm_adam.ts";
 import { seededRandom, shuffleInPlace } from "../training/random.ts";
@@ -84,7 +84,7 @@ async function main(): Promise<void> {
 
   await useBackend("wasm");
   registerTrainingKernels();
-  const threads = wantThreads > 1 && await startGemmHelper() ? 2 : 1;
+  const threads = await startHelperThreads(wantThreads);
   let epoch: Timing;
   let wasmSeconds: number;
   try {

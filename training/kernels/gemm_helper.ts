@@ -66,6 +66,20 @@ export async function startGemmHelper(): Promise<boolean> {
   return true;
 }
 
+/**
+ * The threads training will use for its large products: 2 when `wanted` is
+ * 2 and the helper starts, else 1, with a warning on stderr when it failed.
+ */
+export async function startHelperThreads(wanted: number): Promise<1 | 2> {
+  if (wanted < 2) return 1;
+  try {
+    return await startGemmHelper() ? 2 : 1;
+  } catch (error) {
+    console.error(`warning: ${(error as Error).message}; training on one thread`);
+    return 1;
+  }
+}
+
 /** Stops the helper thread, if one runs. Idempotent. */
 export function stopGemmHelper(): void {
   if (!helper) return;

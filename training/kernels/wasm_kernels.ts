@@ -244,6 +244,17 @@ function withBiasAdd(original: tf.KernelFunc): tf.KernelFunc {
   };
 }
 
+function poolInfo(x: Info, a: tf.MaxPoolAttrs): tf.backend_util.Conv2DInfo {
+  return tf.backend_util.computePool2DInfo(
+    x.shape as Shape4,
+    a.filterSize,
+    a.strides,
+    1,
+    a.pad,
+    a.dimRoundingMode,
+  );
+}
+
 /** A 2x2 pool with stride 2 and no padding over whole groups of 4 float channels. */
 function isTiled2x2(info: tf.backend_util.Conv2DInfo): boolean {
   return info.effectiveFilterHeight === 2 && info.effectiveFilterWidth === 2 &&
@@ -263,14 +274,7 @@ function withTiledMaxPool(original: tf.KernelFunc): tf.KernelFunc {
     const wasm = args.backend as BackendWasm;
     const { x } = args.inputs as { x: Info };
     const a = args.attrs as unknown as tf.MaxPoolAttrs;
-    const info = tf.backend_util.computePool2DInfo(
-      x.shape as Shape4,
-      a.filterSize,
-      a.strides,
-      1,
-      a.pad,
-      a.dimRoundingMode,
-    );
+    const info = poolInfo(x, a);
     if (x.dtype !== "float32" || !isTiled2x2(info)) return original(args);
     const y = wasm.makeOutput([...info.outShape], "float32");
     simdKernels(wasm).max_pool_2x2(ptr(wasm, x), ptr(wasm, y), 0, ...tiledArgs(info));
@@ -282,14 +286,7 @@ function maxPoolGrad({ inputs, backend, attrs }: KernelArgs): Info {
   const wasm = backend as BackendWasm;
   const { dy, input } = inputs as { dy: Info; input: Info };
   const a = attrs as unknown as tf.MaxPoolGradAttrs;
-  const info = tf.backend_util.computePool2DInfo(
-    input.shape as Shape4,
-    a.filterSize,
-    a.strides,
-    1,
-    a.pad,
-    a.dimRoundingMode,
-  );
+  const info = poolInfo(input, a);
   const dx = wasm.makeOutput([...input.shape], input.dtype);
   if (isTiled2x2(info)) {
     if (info.outHeight * 2 < info.inHeight || info.outWidth * 2 < info.inWidth) {
