@@ -6,7 +6,7 @@ import type { Consumer, EachBatchPayload } from "kafkajs";
 import { stringify } from "csv-stringify/sync";
 import { intFlag, numberFlag, parseFlags, runMain, UsageError } from "../shared/cli.ts";
 import { loadConfig } from "../shared/config.ts";
-import { createKafka, pinGroupStart } from "../shared/kafka_client.ts";
+import { createKafka, pinGroupStart, runKeptAlive } from "../shared/kafka_client.ts";
 import { OffsetCommitter } from "../shared/offset_committer.ts";
 import { StatusLine } from "../shared/progress.ts";
 import { decodeResponse, isErrorReply, type Response } from "../shared/schema.ts";
@@ -165,14 +165,14 @@ export async function receiveResponses(
     (offsets) => consumer.commitOffsets(offsets),
     (e) => console.error(`offset commit refused: ${e}`),
   );
-  await consumer.run({
+  const alive = await runKeptAlive(consumer, {
     autoCommit: false,
     // A batch cut short by a rebalance must not be resolved whole: that would
     // move the fetch position past answers never read.
     eachBatchAutoResolve: false,
     partitionsConsumedConcurrently: 16,
     eachBatch: (payload) => committer.track(() => handleBatch(payload)),
-  });
+  }, (e) => console.error(`consumer stopped (${e.message}); reconnecting`));
 
   async function handleBatch(
     { batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload,
@@ -262,7 +262,8 @@ export async function receiveResponses(
   o.signal?.addEventListener("abort", () => finish(false));
   const timedOut = await finished;
   clearInterval(idle);
-  consumer.pause([{ topic: o.topic }]);
+  await alive.stop();
+  if (alive.running()) consumer.pause([{ topic: o.topic }]);
   await committer.drain();
   await consumer.stop();
   await out?.close();

@@ -7,7 +7,7 @@ import type { Consumer, EachBatchPayload } from "kafkajs";
 import { useBackend } from "../shared/backend.ts";
 import { intFlag, numberFlag, parseFlags, runMain } from "../shared/cli.ts";
 import { type Config, loadConfig } from "../shared/config.ts";
-import { createKafka, idempotentProducer } from "../shared/kafka_client.ts";
+import { createKafka, idempotentProducer, runKeptAlive } from "../shared/kafka_client.ts";
 import { loadModel } from "../shared/model_io.ts";
 import { MicroBatcher } from "./micro_batcher.ts";
 import { OffsetCommitter } from "../shared/offset_committer.ts";
@@ -265,12 +265,18 @@ export async function startWorker(o: WorkerOptions, config: Config): Promise<Run
     await heartbeat();
   }
 
-  await consumer.run({
+  const alive = await runKeptAlive(consumer, {
     autoCommit: false,
     eachBatchAutoResolve: false,
     partitionsConsumedConcurrently: Math.max(1, partitions),
     eachBatch,
-  });
+  }, (e) =>
+    log(
+      o.json,
+      "consumer_reconnect",
+      { error: String(e) },
+      `consumer stopped (${e.message}); reconnecting`,
+    ));
   log(
     o.json,
     "started",
@@ -318,7 +324,8 @@ export async function startWorker(o: WorkerOptions, config: Config): Promise<Run
       clearInterval(timer);
       // Finish the batches in hand (responses acknowledged), commit their
       // offsets while still a group member, then leave so partitions move on.
-      consumer.pause([{ topic: config.topics.requests }]);
+      await alive.stop();
+      if (alive.running()) consumer.pause([{ topic: config.topics.requests }]);
       await committer.drain();
       await consumer.disconnect();
       await producer.disconnect();

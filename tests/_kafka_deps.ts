@@ -5,7 +5,12 @@
  */
 export { receiveResponses } from "../client/receive.ts";
 export { sendRequests } from "../client/send.ts";
-export { asBuffer, idempotentProducer } from "../shared/kafka_client.ts";
+export { asBuffer, idempotentProducer, runKeptAlive } from "../shared/kafka_client.ts";
+import kafkajs from "kafkajs";
+// kafkajs spreads its error classes into its exports, which Deno cannot see statically.
+export const { KafkaJSNonRetriableError } = kafkajs as unknown as {
+  KafkaJSNonRetriableError: new (message: string) => Error;
+};
 export { ensureTopics } from "../server/topics.ts";
 export {
   badInput,

@@ -10,8 +10,10 @@ const {
   ensureModel,
   ensureTopics,
   idempotentProducer,
+  KafkaJSNonRetriableError,
   receiveResponses,
   releaseBroker,
+  runKeptAlive,
   sendRequests,
   startWorker,
   testImages,
@@ -246,6 +248,54 @@ Deno.test({
       await producer.disconnect();
       await worker.stop();
       await deleteTopics(kafka, config);
+    }
+  },
+});
+
+Deno.test({
+  name: "a consumer that kafkajs stops for good after a crash is reconnected and reads on",
+  ...opts,
+  async fn() {
+    const { config } = uniqueService("revive");
+    const topic = config.topics.requests;
+    const kafka = await testKafka(config);
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+    const consumer = kafka.consumer({ groupId: config.workerGroup });
+    const producer = idempotentProducer(kafka);
+    try {
+      await consumer.connect();
+      await consumer.subscribe({ topic, fromBeginning: true });
+      // A non-retriable error is what kafkajs raised when a broker restart
+      // left it without a group coordinator: it then never restarts itself.
+      let batches = 0;
+      const seen: string[] = [];
+      const restarts: string[] = [];
+      const alive = await runKeptAlive(
+        consumer,
+        {
+          eachBatch: async ({ batch }) => {
+            if (++batches === 1) throw new KafkaJSNonRetriableError("the first batch fails");
+            for (const m of batch.messages) seen.push(String(m.value));
+          },
+        },
+        (e) => restarts.push(e.message),
+        200,
+      );
+      await producer.connect();
+      await producer.send({ topic, messages: [{ value: "after the crash" }] });
+      const deadline = Date.now() + 60_000;
+      while (!seen.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      await alive.stop();
+      assert.deepEqual(seen, ["after the crash"]);
+      assert.deepEqual(restarts, ["the first batch fails"]);
+      assert.equal(alive.running(), true);
+    } finally {
+      await consumer.disconnect();
+      await producer.disconnect();
+      await admin.deleteTopics({ topics: [topic] }).catch(() => {});
+      await admin.disconnect();
     }
   },
 });
