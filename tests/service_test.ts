@@ -275,9 +275,12 @@ Deno.test({
       const alive = await runKeptAlive(
         consumer,
         {
-          eachBatch: async ({ batch }) => {
-            if (++batches === 1) throw new KafkaJSNonRetriableError("the first batch fails");
+          eachBatch: ({ batch }) => {
+            if (++batches === 1) {
+              return Promise.reject(new KafkaJSNonRetriableError("the first batch fails"));
+            }
             for (const m of batch.messages) seen.push(String(m.value));
+            return Promise.resolve();
           },
         },
         (e) => restarts.push(e.message),
