@@ -3,10 +3,11 @@
  * labelled test images sent and received, a summary; then it stops what it
  * started. Run `deno task demo --help`.
  */
-import { intFlag, parseFlags, runMain } from "./shared/cli.ts";
+import { intFlag, parseFlags } from "./shared/cli/legacy_flags.ts";
+import { runMain } from "./shared/cli/run_main.ts";
 import { loadConfig } from "./shared/config.ts";
-import { runTask, startTask, type TaskProcess } from "./shared/deno_task.ts";
-import { brokerAnswers } from "./shared/kafka_client.ts";
+import { runTask, startTask, type TaskProcess } from "./harness/deno_task.ts";
+import { brokerAnswers } from "./shared/kafka/connection.ts";
 
 const USAGE = `
 Run the whole service once: start (or reuse) Kafka, train a model if there is none,

@@ -3,14 +3,15 @@
  * and its report. Run `deno task train --help`.
  */
 import * as tf from "@tensorflow/tfjs";
-import { useBackend } from "./shared/backend.ts";
-import { IMAGE_BYTES, NUM_CLASSES } from "./shared/classes.ts";
-import { intFlag, numberFlag, parseFlags, runMain, UsageError } from "./shared/cli.ts";
+import { useBackend } from "./shared/model/backend.ts";
+import { IMAGE_BYTES, NUM_CLASSES } from "./shared/protocol/classes.ts";
+import { intFlag, numberFlag, parseFlags } from "./shared/cli/legacy_flags.ts";
+import { runMain, UsageError } from "./shared/cli/run_main.ts";
 import { loadConfig } from "./shared/config.ts";
-import { findDataDir, loadFashionMnist, loadImageCsv } from "./shared/dataset_files.ts";
-import type { ImageSet } from "./shared/idx.ts";
-import { createModel } from "./shared/model.ts";
-import { formatDuration } from "./shared/progress.ts";
+import { findDataDir, loadFashionMnist, loadImageCsv } from "./shared/data/dataset_files.ts";
+import type { ImageSet } from "./shared/data/idx.ts";
+import { createModel } from "./shared/model/create_model.ts";
+import { formatDuration } from "./shared/cli/status_line.ts";
 import { type Metrics, writeArtifacts } from "./training/artifacts.ts";
 import { labelsAt, lossAndAccuracy, predictProbabilities } from "./training/evaluate.ts";
 import { fit, type FitListener } from "./training/fit.ts";
@@ -18,7 +19,7 @@ import { startHelperThreads, stopGemmHelper } from "./training/kernels/gemm_help
 import { registerTrainingKernels } from "./training/kernels/wasm_kernels.ts";
 import { WasmAdamOptimizer } from "./training/wasm_adam.ts";
 import { argMax, confusionMatrix } from "./training/metrics.ts";
-import { epochProgress } from "./training/progress.ts";
+import { epochProgress } from "./training/epoch_progress.ts";
 import { seededRandom, splitIndices } from "./training/random.ts";
 
 const USAGE = `

@@ -3,13 +3,14 @@
  * during streams of requests and reports sent, answered, lost and
  * duplicated for each case. Lost must be 0. Run `deno task chaos --help`.
  */
-import { writeFileAtomic } from "../shared/atomic_write.ts";
-import { intFlag, parseFlags, runMain, UsageError } from "../shared/cli.ts";
+import { writeFileAtomic } from "../shared/fs/atomic_write.ts";
+import { intFlag, parseFlags } from "../shared/cli/legacy_flags.ts";
+import { runMain, UsageError } from "../shared/cli/run_main.ts";
 import { parseConfig } from "../shared/config.ts";
-import { loadFashionMnist, SYSTEM_DATA_DIR } from "../shared/dataset_files.ts";
-import { runTask } from "../shared/deno_task.ts";
-import { brokerAnswers } from "../shared/kafka_client.ts";
-import { badRequests } from "../tests/bad_requests.ts";
+import { loadFashionMnist, SYSTEM_DATA_DIR } from "../shared/data/dataset_files.ts";
+import { runTask } from "../harness/deno_task.ts";
+import { brokerAnswers } from "../shared/kafka/connection.ts";
+import { badRequests } from "../harness/bad_requests.ts";
 import {
   badInput,
   type CaseResult,
@@ -18,7 +19,7 @@ import {
   killWorkers,
   restartBroker,
   restartReceiver,
-} from "./chaos_cases.ts";
+} from "../harness/chaos_cases.ts";
 import { machineDescription } from "./machine.ts";
 
 const USAGE = `

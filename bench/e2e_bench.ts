@@ -7,18 +7,16 @@
 import * as tf from "@tensorflow/tfjs";
 import { receiveWhenJoined } from "../client/receive.ts";
 import { sendRequests } from "../client/send.ts";
-import { writeFileAtomic } from "../shared/atomic_write.ts";
-import { intFlag, parseFlags, runMain } from "../shared/cli.ts";
+import { writeFileAtomic } from "../shared/fs/atomic_write.ts";
+import { intFlag, parseFlags } from "../shared/cli/legacy_flags.ts";
+import { runMain } from "../shared/cli/run_main.ts";
 import { type Config, parseConfig } from "../shared/config.ts";
-import { loadFashionMnist, SYSTEM_DATA_DIR } from "../shared/dataset_files.ts";
-import { runTask, startTaskUntil, type TaskProcess } from "../shared/deno_task.ts";
-import type { ImageSet } from "../shared/idx.ts";
-import {
-  brokerAnswers,
-  createKafka,
-  idempotentProducer,
-  pinGroupStart,
-} from "../shared/kafka_client.ts";
+import { loadFashionMnist, SYSTEM_DATA_DIR } from "../shared/data/dataset_files.ts";
+import { runTask, startTaskUntil, type TaskProcess } from "../harness/deno_task.ts";
+import type { ImageSet } from "../shared/data/idx.ts";
+import { brokerAnswers, createKafka } from "../shared/kafka/connection.ts";
+import { idempotentProducer } from "../shared/kafka/producer.ts";
+import { pinGroupStart } from "../shared/kafka/consumer.ts";
 import { ensureTopics } from "../server/topics.ts";
 import { machineDescription } from "./machine.ts";
 

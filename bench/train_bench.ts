@@ -3,14 +3,15 @@
  * backend, and the wasm/cpu speed ratio on the same batches.
  */
 import * as tf from "@tensorflow/tfjs";
-import { useBackend } from "../shared/backend.ts";
-import { intFlag, parseFlags, runMain } from "../shared/cli.ts";
+import { useBackend } from "../shared/model/backend.ts";
+import { intFlag, parseFlags } from "../shared/cli/legacy_flags.ts";
+import { runMain } from "../shared/cli/run_main.ts";
 import { loadConfig } from "../shared/config.ts";
-import { findDataDir, loadFashionMnist } from "../shared/dataset_files.ts";
-import type { ImageSet } from "../shared/idx.ts";
-import { createModel } from "../shared/model.ts";
-import { imagesToTensor } from "../shared/preprocess.ts";
-import { writeFileAtomic } from "../shared/atomic_write.ts";
+import { findDataDir, loadFashionMnist } from "../shared/data/dataset_files.ts";
+import type { ImageSet } from "../shared/data/idx.ts";
+import { createModel } from "../shared/model/create_model.ts";
+import { imagesToTensor } from "../shared/model/preprocess.ts";
+import { writeFileAtomic } from "../shared/fs/atomic_write.ts";
 import { startHelperThreads, stopGemmHelper } from "../training/kernels/gemm_helper.ts";
 import { registerTrainingKernels } from "../training/kernels/wasm_kernels.ts";
 import { WasmAdamOptimizer } from "../training/wasm_adam.ts";

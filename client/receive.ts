@@ -4,13 +4,15 @@
  */
 import type { Consumer, EachBatchPayload } from "kafkajs";
 import { stringify } from "csv-stringify/sync";
-import { intFlag, numberFlag, parseFlags, runMain, UsageError } from "../shared/cli.ts";
+import { intFlag, numberFlag, parseFlags } from "../shared/cli/legacy_flags.ts";
+import { runMain, UsageError } from "../shared/cli/run_main.ts";
 import { loadConfig } from "../shared/config.ts";
-import { createKafka, pinGroupStart, runKeptAlive } from "../shared/kafka_client.ts";
-import { OffsetCommitter } from "../shared/offset_committer.ts";
-import { StatusLine } from "../shared/progress.ts";
-import { decodeResponse, isErrorReply, type Response } from "../shared/schema.ts";
-import { latencySummary } from "../shared/stats.ts";
+import { createKafka } from "../shared/kafka/connection.ts";
+import { pinGroupStart, runKeptAlive } from "../shared/kafka/consumer.ts";
+import { OffsetCommitter } from "../shared/kafka/offset_committer.ts";
+import { StatusLine } from "../shared/cli/status_line.ts";
+import { decodeResponse, isErrorReply, type Response } from "../shared/protocol/schema.ts";
+import { latencySummary } from "../shared/stats/percentile.ts";
 import { parseLedger } from "./ledger.ts";
 
 const USAGE = `

@@ -2,14 +2,17 @@
  * Publishes classification requests: Fashion-MNIST test images (or a CSV of
  * images) as base64 JSON. Run `deno task client:send --help`.
  */
-import { intFlag, numberFlag, parseFlags, runMain, UsageError } from "../shared/cli.ts";
+import { intFlag, numberFlag, parseFlags } from "../shared/cli/legacy_flags.ts";
+import { runMain, UsageError } from "../shared/cli/run_main.ts";
 import { type Config, loadConfig } from "../shared/config.ts";
-import { findDataDir, loadFashionMnist, loadImageCsv } from "../shared/dataset_files.ts";
-import { IMAGE_BYTES } from "../shared/classes.ts";
-import type { ImageSet } from "../shared/idx.ts";
-import { asBuffer, createKafka, idempotentProducer, type Sender } from "../shared/kafka_client.ts";
-import { StatusLine } from "../shared/progress.ts";
-import { encodeRequest } from "../shared/schema.ts";
+import { findDataDir, loadFashionMnist, loadImageCsv } from "../shared/data/dataset_files.ts";
+import { IMAGE_BYTES } from "../shared/protocol/classes.ts";
+import type { ImageSet } from "../shared/data/idx.ts";
+import { asBuffer } from "../shared/protocol/bytes.ts";
+import { createKafka } from "../shared/kafka/connection.ts";
+import { idempotentProducer, type Sender } from "../shared/kafka/producer.ts";
+import { StatusLine } from "../shared/cli/status_line.ts";
+import { encodeRequest } from "../shared/protocol/schema.ts";
 import { ledgerLines } from "./ledger.ts";
 
 const USAGE = `

@@ -1,5 +1,5 @@
 import type { Buffer } from "node:buffer";
-import type { CodecError } from "../shared/codec_error.ts";
+import type { CodecError } from "../shared/protocol/codec_error.ts";
 
 /** Header values of a Kafka message as kafkajs delivers them. */
 export type Headers = Record<string, Buffer | string | (Buffer | string)[] | undefined>;

@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
-import { NUM_CLASSES } from "../shared/classes.ts";
-import { stackImages } from "../shared/preprocess.ts";
+import { NUM_CLASSES } from "../shared/protocol/classes.ts";
+import { stackImages } from "../shared/model/preprocess.ts";
 
 /**
  * Runs the model on a batch of raw images in one `predict` and returns

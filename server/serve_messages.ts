@@ -1,13 +1,13 @@
 import type { Buffer } from "node:buffer";
-import { asBuffer } from "../shared/kafka_client.ts";
-import { CLASS_NAMES, NUM_CLASSES } from "../shared/classes.ts";
-import type { CodecError } from "../shared/codec_error.ts";
+import { asBuffer } from "../shared/protocol/bytes.ts";
+import { CLASS_NAMES, NUM_CLASSES } from "../shared/protocol/classes.ts";
+import type { CodecError } from "../shared/protocol/codec_error.ts";
 import {
   type ClassifyRequest,
   decodeRequest,
   encodeResponse,
   type Prediction,
-} from "../shared/schema.ts";
+} from "../shared/protocol/schema.ts";
 import { deadLetter, type Source } from "./dead_letter.ts";
 
 /** A Kafka message to publish. */

@@ -1,8 +1,9 @@
 /** Creates the service's topics when missing. Run `deno task topics --help`. */
 import type { Admin } from "kafkajs";
-import { intFlag, parseFlags, runMain } from "../shared/cli.ts";
+import { intFlag, parseFlags } from "../shared/cli/legacy_flags.ts";
+import { runMain } from "../shared/cli/run_main.ts";
 import { loadConfig, type Topics } from "../shared/config.ts";
-import { createKafka } from "../shared/kafka_client.ts";
+import { createKafka } from "../shared/kafka/connection.ts";
 
 const USAGE = `
 Create the request, response and dead-letter topics if they are missing.

@@ -4,13 +4,16 @@
  * Run `deno task worker --help`.
  */
 import type { Consumer, EachBatchPayload } from "kafkajs";
-import { useBackend } from "../shared/backend.ts";
-import { intFlag, numberFlag, parseFlags, runMain } from "../shared/cli.ts";
+import { useBackend } from "../shared/model/backend.ts";
+import { intFlag, numberFlag, parseFlags } from "../shared/cli/legacy_flags.ts";
+import { runMain } from "../shared/cli/run_main.ts";
 import { type Config, loadConfig } from "../shared/config.ts";
-import { createKafka, idempotentProducer, runKeptAlive } from "../shared/kafka_client.ts";
-import { loadModel } from "../shared/model_io.ts";
+import { createKafka } from "../shared/kafka/connection.ts";
+import { idempotentProducer } from "../shared/kafka/producer.ts";
+import { runKeptAlive } from "../shared/kafka/consumer.ts";
+import { loadModel } from "../shared/model/model_io.ts";
 import { MicroBatcher } from "./micro_batcher.ts";
-import { OffsetCommitter } from "../shared/offset_committer.ts";
+import { OffsetCommitter } from "../shared/kafka/offset_committer.ts";
 import { predictBatch } from "./predictor.ts";
 import { type OutMessage, serveMessages } from "./serve_messages.ts";
 import { ensureTopics, partitionCount } from "./topics.ts";

@@ -5,7 +5,9 @@
  */
 export { receiveResponses } from "../client/receive.ts";
 export { sendRequests } from "../client/send.ts";
-export { asBuffer, idempotentProducer, runKeptAlive } from "../shared/kafka_client.ts";
+export { asBuffer } from "../shared/protocol/bytes.ts";
+export { idempotentProducer } from "../shared/kafka/producer.ts";
+export { runKeptAlive } from "../shared/kafka/consumer.ts";
 import kafkajs from "kafkajs";
 // kafkajs spreads its error classes into its exports, which Deno cannot see statically.
 export const { KafkaJSNonRetriableError } = kafkajs as unknown as {
@@ -18,5 +20,5 @@ export {
   killWorkers,
   restartBroker,
   restartReceiver,
-} from "../bench/chaos_cases.ts";
-export * from "./_service.ts";
+} from "../harness/chaos_cases.ts";
+export * from "../harness/service.ts";

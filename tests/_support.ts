@@ -32,6 +32,3 @@ export async function tempDir(prefix: string): Promise<{ path: string } & AsyncD
     [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }).catch(() => {}),
   };
 }
-
-/** Where the integration tests keep the small model they train and serve. */
-export const SERVICE_MODEL_DIR = ".tmp/service-model";

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
-import { badRequests } from "./bad_requests.ts";
-import { hasPermissions, needsPermissions, SERVICE_MODEL_DIR } from "./_support.ts";
+import { badRequests } from "../harness/bad_requests.ts";
+import { hasPermissions, needsPermissions } from "./_support.ts";
+import { MODEL_DIR as SERVICE_MODEL_DIR } from "../harness/service.ts";
 
 // Loaded only when the tests may run: see _kafka_deps.ts.
 const {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { DataError } from "../shared/data_error.ts";
-import { parseIdxImages, parseIdxLabels, parseIdxPair } from "../shared/idx.ts";
+import { DataError } from "../shared/data/data_error.ts";
+import { parseIdxImages, parseIdxLabels, parseIdxPair } from "../shared/data/idx.ts";
 
 function idx(magic: number, dims: number[], body: Uint8Array): Uint8Array {
   const head = new DataView(new ArrayBuffer(4 + dims.length * 4));

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { DataError } from "../shared/data_error.ts";
-import { parseImageCsv } from "../shared/image_csv.ts";
+import { DataError } from "../shared/data/data_error.ts";
+import { parseImageCsv } from "../shared/data/image_csv.ts";
 
 const HEADER = ["label", ...Array.from({ length: 784 }, (_, i) => `pixel${i + 1}`)].join(",");
 const row = (label: number | string, pixel = (i: number) => String(i % 256)) =>

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { useBackend } from "../shared/backend.ts";
-import { createModel } from "../shared/model.ts";
-import { fileLoader, fileSaver, loadModel } from "../shared/model_io.ts";
+import { useBackend } from "../shared/model/backend.ts";
+import { createModel } from "../shared/model/create_model.ts";
+import { fileLoader, fileSaver, loadModel } from "../shared/model/model_io.ts";
 import { needsPermissions, tempDir } from "./_support.ts";
 
 Deno.test({

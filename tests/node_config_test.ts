@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { newClusterId, nodeLayout, serverProperties } from "../kafka/node_config.ts";
+import { newClusterId, nodeLayout, serverProperties } from "../local_broker/node_config.ts";
 
 Deno.test("newClusterId() gives 22 URL-safe characters and never a leading '-'", () => {
   const leadingDash = new Uint8Array(16).fill(0xfb); // encodes to "-..." in URL-safe base64

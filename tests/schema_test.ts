@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { CLASS_NAMES } from "../shared/classes.ts";
-import { decodeImage, encodeImage, IMAGE_BASE64_LENGTH } from "../shared/image_codec.ts";
+import { CLASS_NAMES } from "../shared/protocol/classes.ts";
+import { decodeImage, encodeImage, IMAGE_BASE64_LENGTH } from "../shared/protocol/image_codec.ts";
 import {
   type ClassifyRequest,
   decodeRequest,
@@ -8,8 +8,8 @@ import {
   encodeRequest,
   encodeResponse,
   type Prediction,
-} from "../shared/schema.ts";
-import { badRequests } from "./bad_requests.ts";
+} from "../shared/protocol/schema.ts";
+import { badRequests } from "../harness/bad_requests.ts";
 
 const pixels = new Uint8Array(784).map((_, i) => (i * 7) % 256);
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { decodeResponse, isErrorReply, type Response } from "../shared/schema.ts";
+import { decodeResponse, isErrorReply, type Response } from "../shared/protocol/schema.ts";
 import { hasPermissions, needsPermissions } from "./_support.ts";
 
 // Loaded only when the tests may run: see _kafka_deps.ts.

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { useBackend } from "../shared/backend.ts";
+import { useBackend } from "../shared/model/backend.ts";
 import { registerTrainingKernels } from "../training/kernels/wasm_kernels.ts";
 import { seededRandom } from "../training/random.ts";
 import { WasmAdamOptimizer } from "../training/wasm_adam.ts";

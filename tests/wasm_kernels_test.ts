@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { useBackend } from "../shared/backend.ts";
+import { useBackend } from "../shared/model/backend.ts";
 import { registerTrainingKernels } from "../training/kernels/wasm_kernels.ts";
 import { splitProducts, startGemmHelper, stopGemmHelper } from "../training/kernels/gemm_helper.ts";
 import { im2col } from "../training/kernels/im2col.ts";

@@ -1,8 +1,8 @@
 import { stringify } from "csv-stringify/sync";
 import * as tf from "@tensorflow/tfjs";
-import { writeFileAtomic } from "../shared/atomic_write.ts";
-import { CLASS_NAMES, NUM_CLASSES } from "../shared/classes.ts";
-import { fileSaver } from "../shared/model_io.ts";
+import { writeFileAtomic } from "../shared/fs/atomic_write.ts";
+import { CLASS_NAMES, NUM_CLASSES } from "../shared/protocol/classes.ts";
+import { fileSaver } from "../shared/model/model_io.ts";
 import type { EpochRecord } from "./fit.ts";
 import { renderReportSvg } from "./report_svg.ts";
 

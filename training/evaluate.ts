@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
-import { NUM_CLASSES } from "../shared/classes.ts";
-import type { ImageSet } from "../shared/idx.ts";
-import { imagesToTensor } from "../shared/preprocess.ts";
+import { NUM_CLASSES } from "../shared/protocol/classes.ts";
+import type { ImageSet } from "../shared/data/idx.ts";
+import { imagesToTensor } from "../shared/model/preprocess.ts";
 
 const CHUNK = 1000;
 

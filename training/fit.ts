@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
-import type { ImageSet } from "../shared/idx.ts";
-import { imagesToTensor } from "../shared/preprocess.ts";
+import type { ImageSet } from "../shared/data/idx.ts";
+import { imagesToTensor } from "../shared/model/preprocess.ts";
 import { labelsAt, lossAndAccuracy, predictProbabilities } from "./evaluate.ts";
 import { shuffleInPlace } from "./random.ts";
 

@@ -1,4 +1,4 @@
-import { NUM_CLASSES } from "../shared/classes.ts";
+import { NUM_CLASSES } from "../shared/protocol/classes.ts";
 
 /** Index of the largest of `probs[offset .. offset + n)`, first on ties. */
 export function argMax(probs: ArrayLike<number>, offset = 0, n = NUM_CLASSES): number {

@@ -8,10 +8,12 @@ import type { Consumer } from "kafkajs";
 import { receiveResponses, type ReceiveSummary, receiveWhenJoined } from "../client/receive.ts";
 import { sendRequests } from "../client/send.ts";
 import { type Config, parseConfig } from "../shared/config.ts";
-import { runTask, startTaskUntil, type TaskProcess } from "../shared/deno_task.ts";
-import type { ImageSet } from "../shared/idx.ts";
-import { asBuffer, createKafka, idempotentProducer } from "../shared/kafka_client.ts";
-import { decodeResponse, isErrorReply } from "../shared/schema.ts";
+import { runTask, startTaskUntil, type TaskProcess } from "./deno_task.ts";
+import type { ImageSet } from "../shared/data/idx.ts";
+import { asBuffer } from "../shared/protocol/bytes.ts";
+import { createKafka } from "../shared/kafka/connection.ts";
+import { idempotentProducer } from "../shared/kafka/producer.ts";
+import { decodeResponse, isErrorReply } from "../shared/protocol/schema.ts";
 import { ensureTopics } from "../server/topics.ts";
 
 export interface CaseResult {

@@ -5,14 +5,13 @@
  */
 import type { Kafka } from "kafkajs";
 import { type Config, parseConfig } from "../shared/config.ts";
-import { loadFashionMnist, SYSTEM_DATA_DIR } from "../shared/dataset_files.ts";
-import type { ImageSet } from "../shared/idx.ts";
-import { runTask, startTaskUntil, type TaskProcess } from "../shared/deno_task.ts";
-import { brokerAnswers, createKafka } from "../shared/kafka_client.ts";
+import { loadFashionMnist, SYSTEM_DATA_DIR } from "../shared/data/dataset_files.ts";
+import type { ImageSet } from "../shared/data/idx.ts";
+import { runTask, startTaskUntil, type TaskProcess } from "./deno_task.ts";
+import { brokerAnswers, createKafka } from "../shared/kafka/connection.ts";
 import { train } from "../train.ts";
-import { SERVICE_MODEL_DIR } from "./_support.ts";
-
-export const MODEL_DIR = SERVICE_MODEL_DIR;
+/** Where the integration tests and benches keep the small model they train and serve. */
+export const MODEL_DIR = ".tmp/service-model";
 
 let startedBroker = false;
 

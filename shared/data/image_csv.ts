@@ -1,5 +1,5 @@
 import { parse } from "csv-parse/sync";
-import { IMAGE_BYTES, NUM_CLASSES } from "./classes.ts";
+import { IMAGE_BYTES, NUM_CLASSES } from "../protocol/classes.ts";
 import { DataError } from "./data_error.ts";
 import type { ImageSet } from "./idx.ts";
 

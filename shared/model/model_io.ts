@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
-import { writeFileAtomic } from "./atomic_write.ts";
+import { writeFileAtomic } from "../fs/atomic_write.ts";
 
 const MODEL_JSON = "model.json";
 

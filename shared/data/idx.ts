@@ -1,4 +1,4 @@
-import { IMAGE_SIZE, NUM_CLASSES } from "./classes.ts";
+import { IMAGE_SIZE, NUM_CLASSES } from "../protocol/classes.ts";
 import { DataError } from "./data_error.ts";
 
 const IMAGES_MAGIC = 0x00000803;

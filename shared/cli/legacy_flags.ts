@@ -1,12 +1,6 @@
+import { UsageError } from "./run_main.ts";
+// Being replaced by parseCli() in flags.ts, script by script.
 import { parseArgs, type ParseArgsConfig } from "node:util";
-
-/** A bad flag or flag value: the script prints one line and exits with 2. */
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "UsageError";
-  }
-}
 
 type Options = NonNullable<ParseArgsConfig["options"]>;
 
@@ -78,23 +72,4 @@ export function numberFlag(
     throw new UsageError(`--${name} expects a number from ${min} to ${max}, got '${value}'`);
   }
   return n;
-}
-
-/**
- * Runs a script's `main`, turning any error into one line on stderr and a
- * non-zero exit (2 for usage errors). Expected failures (bad flags, bad
- * data, bad config) print no stack; anything else prints a short one.
- */
-export async function runMain(main: () => Promise<number | void>): Promise<void> {
-  try {
-    const code = await main();
-    Deno.exit(code ?? 0);
-  } catch (e) {
-    const err = e as Error;
-    const known = err instanceof UsageError || err?.name === "DataError" ||
-      err?.name === "ConfigError";
-    console.error(`error: ${err?.message ?? String(e)}`);
-    if (!known && err?.stack) console.error(err.stack.split("\n").slice(1, 6).join("\n"));
-    Deno.exit(err instanceof UsageError ? 2 : 1);
-  }
 }

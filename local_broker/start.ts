@@ -3,9 +3,10 @@
  * from the official jars on Maven Central, or reuses one that answers.
  * Run `deno task kafka:start --help`.
  */
-import { intFlag, parseFlags, runMain } from "../shared/cli.ts";
+import { intFlag, parseFlags } from "../shared/cli/legacy_flags.ts";
+import { runMain } from "../shared/cli/run_main.ts";
 import type { KafkaSettings } from "../shared/config.ts";
-import { brokerAnswers } from "../shared/kafka_client.ts";
+import { brokerAnswers } from "../shared/kafka/connection.ts";
 import { processRuns } from "./processes.ts";
 import { log4jProperties, newClusterId, nodeLayout, serverProperties } from "./node_config.ts";
 
@@ -55,7 +56,7 @@ async function resolveJars(): Promise<string> {
     "-q",
     "-B",
     "-f",
-    "kafka/pom.xml",
+    "local_broker/pom.xml",
     "dependency:copy-dependencies",
     "-DincludeScope=runtime",
     `-DoutputDirectory=${await Deno.realPath(libs)}`,

@@ -1,5 +1,6 @@
 /** Stops the brokers that `deno task kafka:start` started. */
-import { parseFlags, runMain } from "../shared/cli.ts";
+import { parseFlags } from "../shared/cli/legacy_flags.ts";
+import { runMain } from "../shared/cli/run_main.ts";
 import { processRuns, stopProcess } from "./processes.ts";
 import { KAFKA_ROOT } from "./start.ts";
 

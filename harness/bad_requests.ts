@@ -2,7 +2,7 @@
  * Malformed request values, each with the error code the worker must
  * report: shared by the schema unit tests and the live bad-input suite.
  */
-import { encodeImage } from "../shared/image_codec.ts";
+import { encodeImage } from "../shared/protocol/image_codec.ts";
 
 const enc = new TextEncoder();
 const IMAGE = encodeImage(new Uint8Array(784).map((_, i) => i % 256));

@@ -1,4 +1,4 @@
-import { bar, formatDuration, StatusLine } from "../shared/progress.ts";
+import { bar, formatDuration, StatusLine } from "../shared/cli/status_line.ts";
 import type { EpochRecord, FitListener } from "./fit.ts";
 
 /**

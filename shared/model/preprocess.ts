@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
-import { IMAGE_BYTES, IMAGE_SIZE } from "./classes.ts";
+import { IMAGE_BYTES, IMAGE_SIZE } from "../protocol/classes.ts";
 
 /**
  * Turns `count` raw images (784 bytes each, row-major) into the model's

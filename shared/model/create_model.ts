@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
-import { IMAGE_SIZE, NUM_CLASSES } from "./classes.ts";
+import { IMAGE_SIZE, NUM_CLASSES } from "../protocol/classes.ts";
 
 /** Options of {@linkcode createModel}. */
 export interface ModelOptions {
