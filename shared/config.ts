@@ -27,6 +27,8 @@ export interface Config {
   topics: Topics;
   /** Consumer group of the workers. */
   workerGroup: string;
+  /** The compacted topic models are announced on (KAFKA_MODEL_TOPIC). */
+  modelTopic: string;
   /** FASHION_MNIST_DIR, when set. */
   dataDir?: string;
 }
@@ -45,6 +47,7 @@ export const ENV_NAMES = [
   "KAFKA_RESPONSE_TOPIC",
   "KAFKA_DLQ_TOPIC",
   "KAFKA_WORKER_GROUP",
+  "KAFKA_MODEL_TOPIC",
   "FASHION_MNIST_DIR",
 ] as const;
 
@@ -125,6 +128,7 @@ export function parseConfig(env: Env): Config {
       dlq: topic(env, "KAFKA_DLQ_TOPIC", "analysis-requests-dlq"),
     },
     workerGroup: env.KAFKA_WORKER_GROUP?.trim() || "read-ml-requests",
+    modelTopic: topic(env, "KAFKA_MODEL_TOPIC", "model-updates"),
     dataDir: env.FASHION_MNIST_DIR?.trim() || undefined,
   };
 }

@@ -1,12 +1,8 @@
 import * as tf from "@tensorflow/tfjs";
 import { writeFileAtomic } from "../fs/atomic_write.ts";
+import { modelVersion, sha256Hex, type WeightSpec } from "./model_version.ts";
 
 const MODEL_JSON = "model.json";
-
-async function sha256Hex(data: Uint8Array): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", data as Uint8Array<ArrayBuffer>);
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
-}
 
 function concatWeights(data: ArrayBuffer | ArrayBuffer[]): Uint8Array {
   const parts = Array.isArray(data) ? data : [data];
@@ -112,16 +108,33 @@ export function fileLoader(dir: string): tf.io.IOHandler {
   };
 }
 
-/** A model read from disk, with an id that changes whenever its weights do. */
+/** A model read from disk, with an id that changes whenever its layers or weights do. */
 export interface LoadedModel {
   model: tf.LayersModel;
-  /** "sha256:" + the first 16 hex digits of the weights' hash. */
+  /** Content-addressed, "sha256:" + 16 hex digits: see modelVersion(). */
   version: string;
 }
 
 /**
+ * The content-addressed version of loaded artifacts: the same on every host
+ * and the same as the version a model:publish announcement of them carries.
+ *
+ * @example
+ * ```ts
+ * const version = await artifactsVersion(await fileLoader("artifacts/model").load!());
+ * ```
+ */
+export async function artifactsVersion(artifacts: tf.io.ModelArtifacts): Promise<string> {
+  return await modelVersion(
+    artifacts.modelTopology,
+    (artifacts.weightSpecs ?? []) as WeightSpec[],
+    new Uint8Array(artifacts.weightData as ArrayBuffer),
+  );
+}
+
+/**
  * Loads a model folder with {@linkcode fileLoader} and names its version by
- * the hash of its weights.
+ * the hash of its topology and weights.
  *
  * @example
  * ```ts
@@ -130,7 +143,7 @@ export interface LoadedModel {
  */
 export async function loadModel(dir: string): Promise<LoadedModel> {
   const artifacts = await fileLoader(dir).load!();
-  const weights = new Uint8Array(artifacts.weightData as ArrayBuffer);
+  const version = await artifactsVersion(artifacts);
   const model = await tf.loadLayersModel({ load: () => Promise.resolve(artifacts) });
-  return { model, version: `sha256:${(await sha256Hex(weights)).slice(0, 16)}` };
+  return { model, version };
 }
