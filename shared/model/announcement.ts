@@ -62,7 +62,10 @@ export interface Announcement {
   history: string[];
   metrics: AnnouncedMetrics | null;
   /** The model.json file as written by training, parsed. */
-  modelJson: { modelTopology: unknown; weightsManifest: { weights: WeightSpec[] }[] };
+  modelJson: {
+    modelTopology: unknown;
+    weightsManifest: { paths?: string[]; weights: WeightSpec[] }[];
+  };
   /** All weight bytes, in manifest order. */
   weights: Uint8Array;
 }

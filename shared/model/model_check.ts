@@ -1,6 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
 import { IMAGE_BYTES, IMAGE_SIZE, NUM_CLASSES } from "../protocol/classes.ts";
-import { type Announcement, weightSpecsOf } from "./announcement.ts";
 import { stackImages } from "./preprocess.ts";
 
 /** A model that passed checkModel(), ready to serve. */
@@ -31,24 +30,6 @@ function smokeImages(): Uint8Array[] {
 }
 
 /**
- * The TF.js artifacts of an announced model, for an in-memory IO handler.
- *
- * @example
- * ```ts
- * const model = await tf.loadLayersModel({ load: async () => announcementArtifacts(a) });
- * ```
- */
-export function announcementArtifacts(a: Announcement): tf.io.ModelArtifacts {
-  return {
-    modelTopology: a.modelJson.modelTopology as tf.io.ModelArtifacts["modelTopology"],
-    format: "layers-model",
-    weightSpecs: weightSpecsOf(a.modelJson) as tf.io.WeightsManifestEntry[],
-    // A copy: TF.js keeps the buffer, and the record's bytes may be a view.
-    weightData: a.weights.slice().buffer as ArrayBuffer,
-  };
-}
-
-/**
  * Loads a model from memory and checks it before it may serve: input shape
  * [null, 28, 28, 1], output shape [null, 10], and a smoke batch whose
  * outputs are finite probabilities. The smoke batch also warms the model up
@@ -57,7 +38,7 @@ export function announcementArtifacts(a: Announcement): tf.io.ModelArtifacts {
  *
  * @example
  * ```ts
- * const serving = await checkModel(announcementArtifacts(a), a.version);
+ * const serving = await checkModel(announcementArtifacts(announcement), announcement.version);
  * ```
  */
 export async function checkModel(

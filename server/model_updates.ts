@@ -1,0 +1,80 @@
+import { decodeAnnouncement } from "../shared/model/announcement.ts";
+import { checkModel, ModelCheckError, type ServingModel } from "../shared/model/model_check.ts";
+import { announcementArtifacts } from "../shared/model/model_artifacts.ts";
+import type { ModelSlot } from "./model_slot.ts";
+
+/** A worker's log: one line per event, JSON with --json. */
+export type EventLog = (event: string, fields: Record<string, unknown>, text: string) => void;
+
+/** What became of one offered announcement. */
+export type Outcome = "swapped" | "refused" | "unchanged";
+
+/**
+ * Checks an announcement and, when it passes, loads it and makes it serve.
+ * The decode checks (framing, SHA-256 of each file, version, weight and
+ * input shapes) run first, then checkModel() loads the model beside the
+ * serving one and runs the smoke batch that also warms it up; only then is
+ * it swapped in. Any failure is refused with one log line and counted, and
+ * the old model keeps serving: a bad announcement never stops the worker.
+ *
+ * @example
+ * ```ts
+ * const updates = new ModelUpdates(slot, log);
+ * await updates.offer(record.value);
+ * ```
+ */
+export class ModelUpdates {
+  readonly #slot: ModelSlot;
+  readonly #log: EventLog;
+  /** One announcement at a time: two loads side by side would hold three models. */
+  #queue: Promise<unknown> = Promise.resolve();
+  /** Announcements refused so far (model_refused_total once the metrics registry lands). */
+  refused = 0;
+  swaps = 0;
+
+  constructor(slot: ModelSlot, log: EventLog) {
+    this.#slot = slot;
+    this.#log = log;
+  }
+
+  /** Offers one record value; resolves once it is swapped in, refused or found current. */
+  offer(value: Uint8Array | null): Promise<Outcome> {
+    const next = this.#queue.then(() => this.#apply(value));
+    this.#queue = next.catch(() => {});
+    return next;
+  }
+
+  async #apply(value: Uint8Array | null): Promise<Outcome> {
+    const decoded = await decodeAnnouncement(value);
+    if (!decoded.ok) return this.#refuse(decoded.error.code, decoded.error.message, undefined);
+    const a = decoded.value;
+    const from = this.#slot.current().version;
+    if (a.version === from) return "unchanged";
+    let next: ServingModel;
+    try {
+      next = await checkModel(announcementArtifacts(a), a.version);
+    } catch (e) {
+      const code = e instanceof ModelCheckError ? e.code : "load_failed";
+      return this.#refuse(code, (e as Error).message, a.version);
+    }
+    const started = performance.now();
+    await this.#slot.swap(next);
+    this.swaps++;
+    this.#log(
+      "model_swapped",
+      { from, to: a.version, name: a.name, disposeMs: performance.now() - started },
+      `model ${a.name}: now serving ${a.version} (was ${from})`,
+    );
+    return "swapped";
+  }
+
+  #refuse(code: string, message: string, version: string | undefined): Outcome {
+    this.refused++;
+    this.#log(
+      "model_refused",
+      { code, message, version, refused: this.refused },
+      `model announcement refused (${code}): ${message}; still serving ${this.#slot.current().version}`,
+    );
+    return "refused";
+  }
+}
