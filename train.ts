@@ -11,6 +11,7 @@ import { loadConfig } from "./shared/config.ts";
 import { findDataDir, loadFashionMnist, loadImageCsv } from "./shared/data/dataset_files.ts";
 import type { ImageSet } from "./shared/data/idx.ts";
 import { createModel } from "./shared/model/create_model.ts";
+import { DEFAULT_MODEL_NAME } from "./shared/model/catalog.ts";
 import { formatDuration } from "./shared/cli/status_line.ts";
 import { type Metrics, writeArtifacts } from "./training/artifacts.ts";
 import { labelsAt, lossAndAccuracy, predictProbabilities } from "./training/evaluate.ts";
@@ -43,6 +44,8 @@ Training:
   --backend wasm|cpu       TF.js backend (default wasm)
   --threads 1|2            wasm: threads for the large matrix products (default 2)
   --out DIR                artifact folder (default artifacts)
+  --publish                announce the trained model to the workers (as model:publish)
+  --model-name NAME        with --publish: the model's name (default fashion-cnn)
   -h, --help               this help
 `;
 
@@ -184,8 +187,13 @@ async function main(): Promise<void> {
     backend: { type: "string" },
     threads: { type: "string" },
     out: { type: "string" },
+    publish: { type: "boolean" },
+    "model-name": { type: "string" },
   }, USAGE);
   if (!flags) return;
+  if (flags["model-name"] !== undefined && !flags.publish) {
+    throw new UsageError("--model-name goes with --publish");
+  }
   const backend = flags.backend ?? "wasm";
   if (backend !== "wasm" && backend !== "cpu") {
     throw new UsageError(`--backend expects wasm or cpu, got '${backend}'`);
@@ -215,6 +223,15 @@ async function main(): Promise<void> {
       `Artifacts in ${options.out}/: model/, metrics.json, report.svg, history.csv, ` +
       `predictions_test.csv, confusion_test.csv, labels.csv`,
   );
+  if (flags.publish) {
+    // Loaded only here: kafkajs is not needed to train.
+    const { publishModel } = await import("./models/publish.ts");
+    await publishModel(
+      `${options.out}/model`,
+      flags["model-name"] ?? DEFAULT_MODEL_NAME,
+      `${options.out}/metrics.json`,
+    );
+  }
 }
 
 if (import.meta.main) await runMain(main);

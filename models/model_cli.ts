@@ -3,7 +3,7 @@ import type { Kafka } from "kafkajs";
 import { UsageError } from "../shared/cli/run_main.ts";
 import { type Config, loadConfig } from "../shared/config.ts";
 import { createKafka } from "../shared/kafka/connection.ts";
-import { DEFAULT_MODEL_NAME } from "./registry.ts";
+import { DEFAULT_MODEL_NAME } from "../shared/model/catalog.ts";
 
 /** The --name flag of every model:* script. */
 export const NAME_FLAG = {

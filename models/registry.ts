@@ -29,9 +29,6 @@ import { ensureModelTopic, readModelTopic } from "../shared/kafka/model_topic.ts
 import { asBuffer } from "../shared/protocol/bytes.ts";
 import { idempotentProducer } from "../shared/kafka/producer.ts";
 
-/** The default model name: the key workers follow unless told otherwise. */
-export const DEFAULT_MODEL_NAME = "fashion-cnn";
-
 /** What the topic says about one model. */
 export interface Catalog {
   current?: Announcement;

@@ -14,6 +14,9 @@
  */
 import { type Announcement, MAX_HISTORY } from "./announcement.ts";
 
+/** The default model name: the key workers follow unless told otherwise. */
+export const DEFAULT_MODEL_NAME = "fashion-cnn";
+
 /** The key of a model record, parsed. */
 export type ModelKey =
   | { kind: "current"; name: string }
