@@ -59,10 +59,19 @@ export class ModelUpdates {
     }
     const started = performance.now();
     await this.#slot.swap(next);
+    // The answers of the old model's last batch are stamped a few microtasks
+    // after it ends: once this event is logged, no answer carries `from`.
+    await new Promise((r) => setTimeout(r, 0));
     this.swaps++;
     this.#log(
       "model_swapped",
-      { from, to: a.version, name: a.name, disposeMs: performance.now() - started },
+      {
+        from,
+        to: a.version,
+        name: a.name,
+        swappedAt: Date.now(),
+        drainMs: performance.now() - started,
+      },
       `model ${a.name}: now serving ${a.version} (was ${from})`,
     );
     return "swapped";

@@ -91,6 +91,9 @@ export async function followModelTopic(
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
   const alive = await runKeptAlive(consumer, {
+    // Nothing committed: a reader always starts from the beginning, even
+    // one whose group id outlived a crash (the backlog must be read whole).
+    autoCommit: false,
     eachMessage: async ({ partition, message }) => {
       const live = pending.size === 0;
       await onRecord({
