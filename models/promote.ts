@@ -3,8 +3,8 @@
  * `deno task model:promote --help`.
  */
 import { type CliSpec, parseCli } from "../shared/cli/flags.ts";
-import { splitPositionals } from "../shared/cli/positionals.ts";
-import { runMain, UsageError } from "../shared/cli/run_main.ts";
+import { onePositional, splitPositionals } from "../shared/cli/positionals.ts";
+import { runMain } from "../shared/cli/run_main.ts";
 import { MODEL_NOTES, modelScriptKafka, NAME_FLAG, operatorAction } from "./model_cli.ts";
 import { promote } from "./registry.ts";
 
@@ -21,17 +21,9 @@ async function main(): Promise<void> {
   const { positionals, flagArgs } = splitPositionals(Deno.args, CLI);
   const flags = parseCli(flagArgs, CLI);
   if (!flags) return;
-  if (positionals.length !== 1) {
-    throw new UsageError(
-      `Expected one VERSION, got ${
-        positionals.length ? positionals.join(" ") : "none"
-      } (see --help)`,
-    );
-  }
+  const version = onePositional(positionals, "VERSION");
   const { config, kafka } = await modelScriptKafka("promote");
-  const next = await operatorAction(() =>
-    promote(kafka, config.modelTopic, flags.name, positionals[0])
-  );
+  const next = await operatorAction(() => promote(kafka, config.modelTopic, flags.name, version));
   console.log(
     `promoted ${flags.name} ${next.version}; rollback returns to ${
       next.history.at(-1) ?? "nothing"

@@ -3,7 +3,7 @@
  * where workers pick it up. Run `deno task model:publish --help`.
  */
 import { type CliSpec, parseCli } from "../shared/cli/flags.ts";
-import { splitPositionals } from "../shared/cli/positionals.ts";
+import { onePositional, splitPositionals } from "../shared/cli/positionals.ts";
 import { runMain, UsageError } from "../shared/cli/run_main.ts";
 import { useBackend } from "../shared/model/backend.ts";
 import type { AnnouncedMetrics } from "../shared/model/announcement.ts";
@@ -68,14 +68,8 @@ async function main(): Promise<void> {
   const { positionals, flagArgs } = splitPositionals(Deno.args, CLI);
   const flags = parseCli(flagArgs, CLI);
   if (!flags) return;
-  if (positionals.length !== 1) {
-    throw new UsageError(
-      `Expected one model folder, got ${
-        positionals.length ? positionals.join(" ") : "none"
-      } (see --help)`,
-    );
-  }
-  await publishModel(positionals[0].replace(/\/+$/, ""), flags.name, flags.metrics);
+  const dir = onePositional(positionals, "model folder");
+  await publishModel(dir.replace(/\/+$/, ""), flags.name, flags.metrics);
 }
 
 if (import.meta.main) await runMain(main);

@@ -42,6 +42,18 @@ async function announcedCnn(seed: number) {
   return await artifactsAnnouncement(await cnnArtifacts(seed), "fashion-cnn", null);
 }
 
+/** The artifacts of a model with five outputs instead of ten. */
+async function fiveClassArtifacts(): Promise<tf.io.ModelArtifacts> {
+  const five = tf.sequential({
+    layers: [tf.layers.flatten({ inputShape: [28, 28, 1] }), tf.layers.dense({ units: 5 })],
+  });
+  try {
+    return await artifactsOf(five);
+  } finally {
+    five.dispose();
+  }
+}
+
 async function serving(seed: number): Promise<ServingModel> {
   return await checkModel(await cnnArtifacts(seed), `seed-${seed}`);
 }
@@ -53,11 +65,7 @@ Deno.test({
     await useBackend("cpu");
     const before = tf.memory().numTensors;
     await t.step("five classes instead of ten", async () => {
-      const five = tf.sequential({
-        layers: [tf.layers.flatten({ inputShape: [28, 28, 1] }), tf.layers.dense({ units: 5 })],
-      });
-      const artifacts = await artifactsOf(five);
-      five.dispose();
+      const artifacts = await fiveClassArtifacts();
       await assert.rejects(() => checkModel(artifacts, "v5"), (e: Error) => {
         assert.ok(e instanceof ModelCheckError);
         assert.equal(e.code, "wrong_shape");
@@ -149,11 +157,7 @@ Deno.test({
       flipped[flipped.length - 1] ^= 1;
       assert.equal(await updates.offer(flipped), "refused");
       assert.equal(await updates.offer(good.subarray(0, good.length - 4096)), "refused");
-      const five = tf.sequential({
-        layers: [tf.layers.flatten({ inputShape: [28, 28, 1] }), tf.layers.dense({ units: 5 })],
-      });
-      const wrong = await artifactsAnnouncement(await artifactsOf(five), "fashion-cnn", null);
-      five.dispose();
+      const wrong = await artifactsAnnouncement(await fiveClassArtifacts(), "fashion-cnn", null);
       assert.equal(await updates.offer(await encodeAnnouncement(wrong)), "refused");
       assert.equal(updates.refused, 3);
       assert.deepEqual(

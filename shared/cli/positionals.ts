@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
 import type { CliSpec } from "./flags.ts";
+import { UsageError } from "./run_main.ts";
 
 /**
  * Separates a command line's positional arguments from its flags, knowing
@@ -37,4 +38,21 @@ export function splitPositionals(
     positionals: args.filter((_, i) => positionalAt.has(i)),
     flagArgs: args.filter((_, i) => !positionalAt.has(i)),
   };
+}
+
+/**
+ * The one positional argument a script takes, or a UsageError naming what
+ * it expected (`what`) and what it got.
+ *
+ * @example
+ * ```ts
+ * const dir = onePositional(positionals, "model folder");
+ * ```
+ */
+export function onePositional(positionals: string[], what: string): string {
+  if (positionals.length !== 1) {
+    const got = positionals.length ? positionals.join(" ") : "none";
+    throw new UsageError(`Expected one ${what}, got ${got} (see --help)`);
+  }
+  return positionals[0];
 }
