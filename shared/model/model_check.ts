@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import { IMAGE_BYTES, IMAGE_SIZE, NUM_CLASSES } from "../protocol/classes.ts";
-import { stackImages } from "./preprocess.ts";
+import { imagesToTensor } from "./preprocess.ts";
 
 /** A model that passed checkModel(), ready to serve. */
 export interface ServingModel {
@@ -19,14 +19,16 @@ export class ModelCheckError extends Error {
   }
 }
 
-/** Images of the smoke batch: black, white, and two gradients. */
-function smokeImages(): Uint8Array[] {
-  return [
-    new Uint8Array(IMAGE_BYTES),
-    new Uint8Array(IMAGE_BYTES).fill(255),
-    Uint8Array.from({ length: IMAGE_BYTES }, (_, i) => i % 256),
-    Uint8Array.from({ length: IMAGE_BYTES }, (_, i) => (i * 7) % 256),
-  ];
+/** The smoke batch, back to back: a black, a white and two gradient images. */
+const SMOKE_COUNT = 4;
+function smokeImages(): Uint8Array {
+  const images = new Uint8Array(SMOKE_COUNT * IMAGE_BYTES);
+  images.fill(255, IMAGE_BYTES, 2 * IMAGE_BYTES);
+  for (let i = 0; i < IMAGE_BYTES; i++) {
+    images[2 * IMAGE_BYTES + i] = i % 256;
+    images[3 * IMAGE_BYTES + i] = (i * 7) % 256;
+  }
+  return images;
 }
 
 /**
@@ -57,12 +59,13 @@ export async function checkModel(
   try {
     checkShape("input", model.inputs[0]?.shape, [null, IMAGE_SIZE, IMAGE_SIZE, 1], version);
     checkShape("output", model.outputs[0]?.shape, [null, NUM_CLASSES], version);
-    const images = smokeImages();
-    const out = tf.tidy(() => (model.predict(stackImages(images)) as tf.Tensor).dataSync());
-    if (out.length !== images.length * NUM_CLASSES) {
+    const out = tf.tidy(() =>
+      (model.predict(imagesToTensor(smokeImages(), SMOKE_COUNT)) as tf.Tensor).dataSync()
+    );
+    if (out.length !== SMOKE_COUNT * NUM_CLASSES) {
       throw new ModelCheckError(
         "wrong_shape",
-        `Model ${version}: expected ${images.length * NUM_CLASSES} outputs, got ${out.length}`,
+        `Model ${version}: expected ${SMOKE_COUNT * NUM_CLASSES} outputs, got ${out.length}`,
       );
     }
     const bad = out.findIndex((p) => !Number.isFinite(p) || p < 0 || p > 1);
