@@ -75,6 +75,9 @@ export function uniqueService(tag: string, o: { brokers?: string } = {}): Servic
     KAFKA_RESPONSE_TOPIC: `${id}-responses`,
     KAFKA_DLQ_TOPIC: `${id}-dlq`,
     KAFKA_WORKER_GROUP: `${id}-workers`,
+    // Its own model topic too: a model published on the shared broker must
+    // not reach the workers of a test.
+    KAFKA_MODEL_TOPIC: `${id}-models`,
   };
   return { config: parseConfig(env), env };
 }
@@ -100,6 +103,7 @@ export async function deleteTopics(service: Service): Promise<void> {
   const admin = (await serviceKafka(service, "harness-admin")).admin();
   await admin.connect();
   const { requests, responses, dlq } = service.config.topics;
-  await admin.deleteTopics({ topics: [requests, responses, dlq] }).catch(() => {});
+  const topics = [requests, responses, dlq, service.config.modelTopic];
+  await admin.deleteTopics({ topics }).catch(() => {});
   await admin.disconnect();
 }

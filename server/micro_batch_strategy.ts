@@ -35,7 +35,6 @@ export function microBatchStrategy(deps: StrategyDeps, limits: MicroBatchLimits)
         const served = await serveMessages(batch.messages, {
           topic: batch.topic,
           partition: batch.partition,
-          model: deps.model,
           worker: deps.worker,
           classify: (images) => {
             const results = batcher.submit(images);

@@ -8,7 +8,9 @@ import { artifactsVersion, fileLoader } from "../shared/model/model_io.ts";
 import { ensureModelTopic, followModelTopic } from "../shared/kafka/model_topic.ts";
 import { asBuffer } from "../shared/protocol/bytes.ts";
 import { ModelSlot } from "./model_slot.ts";
-import { type EventLog, ModelUpdates } from "./model_updates.ts";
+import { ModelUpdates } from "./model_updates.ts";
+import type { EventLog } from "../shared/cli/event_log.ts";
+import type { ModelEvents } from "./model_events.ts";
 
 /** What startModelFollower() needs to know. */
 export interface FollowOptions {
@@ -21,7 +23,7 @@ export interface FollowOptions {
   fallbackDir: string;
   /** Keep the model the worker started with; read no later announcement. */
   pin: boolean;
-  log: EventLog;
+  log: EventLog<ModelEvents>;
 }
 
 /** A worker's model, kept up to date with the topic; see startModelFollower(). */
@@ -69,22 +71,21 @@ export async function startModelFollower(o: FollowOptions): Promise<ModelFollowe
     } else {
       early.push(r.value);
     }
-  }, (e) => o.log("model_reader_restart", { error: String(e) }, `model topic reader: ${e}`));
+  }, (e) => o.log("model_reader_restart", { error: String(e) }));
   await reader.caughtUp;
   const start = await initialModel(backlog, o);
   const slot = new ModelSlot(start.serving);
   const updates = new ModelUpdates(slot, o.log);
   updates.refused = start.refused;
-  o.log(
-    "model_loaded",
-    { version: start.serving.version, source: start.source, pinned: o.pin },
-    `model ${o.name}: serving ${start.serving.version} from ${start.source}${
-      o.pin ? " (pinned)" : ""
-    }`,
-  );
+  o.log("model_loaded", {
+    name: o.name,
+    version: start.serving.version,
+    source: start.source,
+    pinned: o.pin,
+  });
   const producer = idempotentProducer(
     o.kafka,
-    (e) => o.log("producer_reset", { error: String(e) }, `model reports: new producer after ${e}`),
+    (e) => o.log("model_report_failed", { error: `new producer after ${e}` }),
   );
   await producer.connect();
   const report = (version: string | null) =>
@@ -133,11 +134,9 @@ export async function startModelFollower(o: FollowOptions): Promise<ModelFollowe
 async function reportQuietly(
   report: (version: string | null) => ReturnType<Sender["send"]>,
   version: string | null,
-  log: EventLog,
+  log: EventLog<ModelEvents>,
 ): Promise<void> {
-  await report(version).catch((e) =>
-    log("model_report_failed", { error: String(e) }, `could not report the serving model: ${e}`)
-  );
+  await report(version).catch((e) => log("model_report_failed", { error: String(e) }));
 }
 
 /**
@@ -159,11 +158,7 @@ async function initialModel(
     } catch (e) {
       refused++;
       const code = (e as { code?: string }).code ?? "load_failed";
-      o.log(
-        "model_refused",
-        { code, message: (e as Error).message, refused },
-        `model announcement refused at start (${code}): ${(e as Error).message}`,
-      );
+      o.log("model_refused", { code, message: (e as Error).message, refused });
     }
   }
   return { serving: await loadCheckedModel(o.fallbackDir), source: o.fallbackDir, refused };

@@ -1,10 +1,9 @@
 import { decodeAnnouncement } from "../shared/model/announcement.ts";
 import { checkModel, ModelCheckError, type ServingModel } from "../shared/model/model_check.ts";
 import { announcementArtifacts } from "../shared/model/model_artifacts.ts";
+import type { EventLog } from "../shared/cli/event_log.ts";
+import type { ModelEvents } from "./model_events.ts";
 import type { ModelSlot } from "./model_slot.ts";
-
-/** A worker's log: one line per event, JSON with --json. */
-export type EventLog = (event: string, fields: Record<string, unknown>, text: string) => void;
 
 /** What became of one offered announcement. */
 export type Outcome = "swapped" | "refused" | "unchanged";
@@ -25,14 +24,14 @@ export type Outcome = "swapped" | "refused" | "unchanged";
  */
 export class ModelUpdates {
   readonly #slot: ModelSlot;
-  readonly #log: EventLog;
+  readonly #log: EventLog<ModelEvents>;
   /** One announcement at a time: two loads side by side would hold three models. */
   #queue: Promise<unknown> = Promise.resolve();
   /** Announcements refused so far (model_refused_total once the metrics registry lands). */
   refused = 0;
   swaps = 0;
 
-  constructor(slot: ModelSlot, log: EventLog) {
+  constructor(slot: ModelSlot, log: EventLog<ModelEvents>) {
     this.#slot = slot;
     this.#log = log;
   }
@@ -63,27 +62,19 @@ export class ModelUpdates {
     // after it ends: once this event is logged, no answer carries `from`.
     await new Promise((r) => setTimeout(r, 0));
     this.swaps++;
-    this.#log(
-      "model_swapped",
-      {
-        from,
-        to: a.version,
-        name: a.name,
-        swappedAt: Date.now(),
-        drainMs: performance.now() - started,
-      },
-      `model ${a.name}: now serving ${a.version} (was ${from})`,
-    );
+    this.#log("model_swapped", {
+      name: a.name,
+      from,
+      to: a.version,
+      swappedAt: Date.now(),
+      drainMs: performance.now() - started,
+    });
     return "swapped";
   }
 
   #refuse(code: string, message: string, version: string | undefined): Outcome {
     this.refused++;
-    this.#log(
-      "model_refused",
-      { code, message, version, refused: this.refused },
-      `model announcement refused (${code}): ${message}; still serving ${this.#slot.current().version}`,
-    );
+    this.#log("model_refused", { code, message, version, refused: this.refused });
     return "refused";
   }
 }

@@ -16,7 +16,7 @@ export function naiveStrategy(
   const classify = (batch: Uint8Array[]) => {
     predicts++;
     images += batch.length;
-    return Promise.resolve(deps.predict(batch));
+    return deps.predict(batch);
   };
   return {
     async serve(batch) {
@@ -25,7 +25,6 @@ export function naiveStrategy(
         const served = await serveMessages([m], {
           topic: batch.topic,
           partition: batch.partition,
-          model: deps.model,
           worker: deps.worker,
           classify,
         });

@@ -1,6 +1,8 @@
 import * as tf from "@tensorflow/tfjs";
 import { IMAGE_BYTES, NUM_CLASSES } from "../shared/protocol/classes.ts";
 import { imagesToTensor } from "../shared/model/preprocess.ts";
+import type { ServingModel } from "../shared/model/model_check.ts";
+import type { Scored } from "./serve_messages.ts";
 
 /**
  * Runs the model on a batch of raw images in one `predict` and returns
@@ -17,4 +19,12 @@ export function predictBatch(model: tf.LayersModel, images: readonly Uint8Array[
   return images.map((_, i) =>
     probs.subarray(i * NUM_CLASSES, (i + 1) * NUM_CLASSES) as Float32Array
   );
+}
+
+/** predictBatch() on a serving model, each answer tagged with the model's version. */
+export function predictScored(m: ServingModel, images: readonly Uint8Array[]): Scored[] {
+  return predictBatch(m.model, images).map((probabilities) => ({
+    probabilities,
+    model: m.version,
+  }));
 }

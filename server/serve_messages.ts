@@ -25,24 +25,33 @@ export interface Served {
   errors: CodecError[];
 }
 
+/** An image's class probabilities and the version of the model that computed them. */
+export interface Scored {
+  probabilities: Float32Array;
+  model: string;
+}
+
 export interface ServeContext {
   topic: string;
   partition: number;
-  model: string;
   worker: string;
-  /** Classifies images, in order; e.g. a MicroBatcher's submit. */
-  classify(images: Uint8Array[]): Promise<Float32Array[]>;
+  /**
+   * Classifies images, in order; e.g. a MicroBatcher's submit. Each answer
+   * names its model: a swap may fall between the batches of one call.
+   */
+  classify(images: Uint8Array[]): Promise<Scored[]>;
 }
 
 const round6 = (p: number) => Math.round(p * 1e6) / 1e6;
 
-/** Builds a prediction from an image's class probabilities. */
+/** Builds a prediction from an image's class probabilities and their model. */
 export function prediction(
   request: ClassifyRequest,
-  probs: Float32Array,
-  ctx: Pick<ServeContext, "model" | "worker">,
+  scored: Scored,
+  worker: string,
   receivedAt: number,
 ): Prediction {
+  const probs = scored.probabilities;
   const index = argMax(probs);
   return {
     v: 1,
@@ -51,8 +60,8 @@ export function prediction(
     index,
     probability: round6(probs[index]),
     probabilities: Array.from(probs, round6),
-    model: ctx.model,
-    worker: ctx.worker,
+    model: scored.model,
+    worker,
     sent_at: request.sent_at,
     received_at: receivedAt,
     completed_at: Date.now(),
@@ -94,11 +103,11 @@ export async function serveMessages(
     }
   }
   if (good.length > 0) {
-    const probs = await ctx.classify(good.map((g) => g.request.image));
+    const scored = await ctx.classify(good.map((g) => g.request.image));
     good.forEach((g, i) => {
       served.responses.push({
         key: g.request.id,
-        value: asBuffer(encodeResponse(prediction(g.request, probs[i], ctx, receivedAt))),
+        value: asBuffer(encodeResponse(prediction(g.request, scored[i], ctx.worker, receivedAt))),
       });
     });
   }

@@ -1,4 +1,4 @@
-import type { Served } from "./serve_messages.ts";
+import type { Scored, Served } from "./serve_messages.ts";
 import type { Source } from "./dead_letter.ts";
 import type { CommitNotes, Publication, PublicationSender } from "./publisher.ts";
 
@@ -30,11 +30,10 @@ export interface ServeStrategy {
 
 /** What a strategy uses, wired by the worker. */
 export interface StrategyDeps {
-  /** The model version and worker id that replies carry. */
-  model: string;
+  /** The worker id that replies carry. */
   worker: string;
-  /** One predict: each image's class probabilities. */
-  predict(images: Uint8Array[]): Float32Array[];
+  /** One predict: each image's class probabilities and the model version that computed them. */
+  predict(images: Uint8Array[]): Promise<Scored[]>;
   send: PublicationSender;
   /** Counts and logs what serving `count` messages of `partition` produced. */
   onServed(partition: number, count: number, served: Served): void;

@@ -11,12 +11,12 @@ import { type Config, loadConfig } from "../shared/config.ts";
 import { createKafka } from "../shared/kafka/connection.ts";
 import { idempotentProducer } from "../shared/kafka/producer.ts";
 import { useBackend } from "../shared/model/backend.ts";
-import { loadModel } from "../shared/model/model_io.ts";
-import { IMAGE_BYTES } from "../shared/protocol/classes.ts";
+import { DEFAULT_MODEL_NAME } from "../shared/model/catalog.ts";
+import { startModelFollower } from "./model_follower.ts";
 import { logGroupEvents } from "./group_events.ts";
 import { microBatchStrategy } from "./micro_batch_strategy.ts";
 import { naiveStrategy } from "./naive_strategy.ts";
-import { predictBatch } from "./predictor.ts";
+import { predictScored } from "./predictor.ts";
 import { publicationSender } from "./publisher.ts";
 import { serveLoop } from "./serve_loop.ts";
 import type { ServeStrategy, StrategyDeps } from "./serve_strategy.ts";
@@ -30,7 +30,22 @@ Serve the model: consume requests, classify them in micro-batches, publish respo
 Run it in several terminals to share the partitions among workers.`,
   usage: "deno task worker [options]",
   flags: {
-    model: { type: "string", arg: "DIR", help: "trained model folder", default: "artifacts/model" },
+    model: {
+      type: "string",
+      arg: "DIR",
+      help: "model folder served when the model topic has no valid announcement",
+      default: "artifacts/model",
+    },
+    "model-name": {
+      type: "string",
+      arg: "NAME",
+      help: "the announcements followed on the model topic (see docs/models.md)",
+      default: DEFAULT_MODEL_NAME,
+    },
+    pin: {
+      type: "boolean",
+      help: "keep the model this worker starts with: follow no announcement",
+    },
     "max-batch": {
       type: "int",
       help: "most images per predict (1: the original's naive mode, a predict, send, commit each)",
@@ -65,11 +80,14 @@ Run it in several terminals to share the partitions among workers.`,
   },
   notes: `
 Environment: KAFKA_BROKERS (default localhost:9092), KAFKA_WORKER_GROUP
-(default read-ml-requests), topic names and TLS/SASL settings: see README.`,
+(default read-ml-requests), KAFKA_MODEL_TOPIC (default model-updates), topic
+names and TLS/SASL settings: see README.`,
 } as const;
 
 export interface WorkerOptions {
   modelDir: string;
+  modelName: string;
+  pin: boolean;
   maxBatch: number;
   maxWaitMs: number;
   partitions: number;
@@ -81,6 +99,8 @@ export interface WorkerOptions {
 export function workerOptions(flags: FlagValues<typeof WORKER_CLI>): WorkerOptions {
   return {
     modelDir: flags.model,
+    modelName: flags["model-name"],
+    pin: flags.pin,
     maxBatch: flags["max-batch"],
     maxWaitMs: flags["max-wait-ms"],
     partitions: flags.partitions,
@@ -105,15 +125,14 @@ function chooseStrategy(o: WorkerOptions, deps: StrategyDeps, consumer: Consumer
 }
 
 /**
- * Loads and warms the model, ensures the topics, joins the group and serves
- * until stopped. Offsets are committed only after the responses (and dead
+ * Loads and warms the model (the newest valid announcement on the model
+ * topic, else --model), ensures the topics, joins the group and serves
+ * until stopped, swapping in each new model announced (see model_follower.ts). Offsets are committed only after the responses (and dead
  * letters) of a batch are acknowledged by the brokers, so a worker killed at
  * any point loses no request: another one serves it again.
  */
 export async function startWorker(o: WorkerOptions, config: Config): Promise<RunningWorker> {
   await useBackend("wasm");
-  const { model, version } = await loadModel(o.modelDir);
-  predictBatch(model, [new Uint8Array(IMAGE_BYTES)]); // warm-up: the first predict compiles kernels
   const id = `${Deno.hostname()}-${Deno.pid}`;
   const kafka = await createKafka(config.kafka, `worker-${id}`);
   const { created, requestPartitions } = await prepareTopics(kafka, config.topics, o.partitions);
@@ -130,6 +149,17 @@ export async function startWorker(o: WorkerOptions, config: Config): Promise<Run
     }),
   });
   if (created.length) log("topics_created", { topics: created });
+  // Checked and warmed up by its smoke batch before the consumer joins.
+  const models = await startModelFollower({
+    kafka,
+    topic: config.modelTopic,
+    name: o.modelName,
+    worker: id,
+    fallbackDir: o.modelDir,
+    pin: o.pin,
+    // WorkerEvents includes ModelEvents: a model event is a worker event.
+    log: (event, fields) => log(event, fields as WorkerEvents[typeof event]),
+  });
 
   const producer = idempotentProducer(kafka, (e) => log("producer_reset", { error: String(e) }));
   const consumer = kafka.consumer({
@@ -140,7 +170,7 @@ export async function startWorker(o: WorkerOptions, config: Config): Promise<Run
     maxWaitTimeInMs: 100,
     maxBytesPerPartition: 512 * 1024,
   });
-  const who = { worker: id, model: version, group: config.workerGroup };
+  const who = { worker: id, model: models.slot.current().version, group: config.workerGroup };
   logGroupEvents(consumer, { ...who, topic: config.topics.requests }, requestPartitions, log);
   // Producer first: the "ready" event of the first group join promises a worker that can reply.
   await producer.connect();
@@ -149,9 +179,9 @@ export async function startWorker(o: WorkerOptions, config: Config): Promise<Run
 
   const counts: ServeCounts = { processed: 0, errors: 0 };
   const strategy = chooseStrategy(o, {
-    model: version,
     worker: id,
-    predict: (images) => predictBatch(model, images),
+    // One model per predict, read from the slot: a swap lands between two batches.
+    predict: (images) => models.slot.use((m) => predictScored(m, images)),
     send: publicationSender(producer, config.topics),
     onServed(partition, count, served) {
       counts.processed += count;
@@ -186,8 +216,8 @@ export async function startWorker(o: WorkerOptions, config: Config): Promise<Run
       await loop.stop();
       await consumer.disconnect();
       await producer.disconnect();
+      await models.stop();
       log("stopped", { ...counts });
-      model.dispose();
       resolveStopped();
     })();
     return stopping;

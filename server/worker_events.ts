@@ -1,4 +1,5 @@
 import type { TextFormats } from "../shared/cli/event_log.ts";
+import { type ModelEvents, modelEventText } from "./model_events.ts";
 
 /** Every event the worker logs, with its fields (the JSON keys of --json). */
 export type WorkerEvents = {
@@ -23,7 +24,7 @@ export type WorkerEvents = {
   consumer_reconnect: { error: string };
   commit_refused: { error: string };
   stopped: { processed: number; errors: number };
-};
+} & ModelEvents;
 
 /** What the text lines say beside an event's own fields: fixed for a worker's life. */
 export interface WorkerSettings {
@@ -41,6 +42,7 @@ export interface WorkerSettings {
 export function workerEventText(s: WorkerSettings): TextFormats<WorkerEvents> {
   const list = (partitions: number[]) => `[${partitions.join(",")}]`;
   return {
+    ...modelEventText(),
     topics_created: (f) => `created topics: ${f.topics.join(", ")}`,
     ready: (f) =>
       `worker ${f.worker} ready: serving ${s.requests} -> ${s.responses} with model ${f.model}, ` +

@@ -11,21 +11,24 @@ Deno.test("parseConfig() of an empty environment gives the documented defaults",
       dlq: "analysis-requests-dlq",
     },
     workerGroup: "read-ml-requests",
+    modelTopic: "model-updates",
     dataDir: undefined,
   });
 });
 
-Deno.test("parseConfig() reads brokers, topics and group, trimming blanks", () => {
+Deno.test("parseConfig() reads brokers, topics, group and model topic, trimming blanks", () => {
   const c = parseConfig({
     KAFKA_BROKERS: " a:9092, b.example:19092 ,[::1]:9093",
     KAFKA_REQUEST_TOPIC: "req",
     KAFKA_RESPONSE_TOPIC: "res",
     KAFKA_DLQ_TOPIC: "dead.letters",
     KAFKA_WORKER_GROUP: " workers ",
+    KAFKA_MODEL_TOPIC: "models.v1",
   });
   assert.deepEqual(c.kafka.brokers, ["a:9092", "b.example:19092", "[::1]:9093"]);
   assert.deepEqual(c.topics, { requests: "req", responses: "res", dlq: "dead.letters" });
   assert.equal(c.workerGroup, "workers");
+  assert.equal(c.modelTopic, "models.v1");
 });
 
 Deno.test("every variable parseConfig() knows is granted by each set that reads Kafka settings", () => {

@@ -38,12 +38,13 @@ Deno.test("serveMessages() answers good and malformed requests of one batch", as
   const served = await serveMessages(messages, {
     topic: "requests",
     partition: 4,
-    model: "m-1",
     worker: "w-1",
     classify: (images) => {
       classified.push(images);
       // The pixel value tells which request an image came from: class = fill.
-      return Promise.resolve(images.map((im) => peakAt(im[0])));
+      return Promise.resolve(
+        images.map((im) => ({ probabilities: peakAt(im[0]), model: `m-${im[0]}` })),
+      );
     },
   });
 
@@ -68,7 +69,7 @@ Deno.test("serveMessages() answers good and malformed requests of one batch", as
       assert.equal(p.index, c);
       assert.equal(p.label, c === 1 ? "Trouser" : "Dress");
       assert.equal(p.probability, 0.91);
-      assert.equal(p.model, "m-1");
+      assert.equal(p.model, `m-${c}`, "each answer names the model that computed it");
       assert.equal(p.worker, "w-1");
       assert.equal(p.sent_at, 1000);
     }
@@ -107,7 +108,6 @@ Deno.test("serveMessages() does not call classify when no request is good", asyn
   const served = await serveMessages([{ offset: "0", key: null, value: null }], {
     topic: "requests",
     partition: 0,
-    model: "m",
     worker: "w",
     classify: () => (calls++, Promise.resolve([])),
   });
@@ -121,7 +121,6 @@ Deno.test("serveMessages() lets a failure of classify propagate", async () => {
     serveMessages([request("r-1", 1, "0")], {
       topic: "requests",
       partition: 0,
-      model: "m",
       worker: "w",
       classify: () => Promise.reject(new RangeError("predict failed")),
     }),
