@@ -46,6 +46,8 @@ export interface TallySummary {
   throughput: number;
   /** Answered ids, for callers that check completeness; empty unless keepIds. */
   ids: Set<string>;
+  /** Distinct predictions per model version: what served during a model swap. */
+  models: Record<string, number>;
 }
 
 /** Counts answers in bounded memory (unless asked to keep every id). */
@@ -63,6 +65,7 @@ export class ReceiveTally {
     labelled: 0,
     correct: 0,
   };
+  readonly #models = new Map<string, number>();
   #firstSentAt = Infinity;
   #lastAnswerAt = -Infinity;
 
@@ -101,6 +104,7 @@ export class ReceiveTally {
       return { duplicate: false, latencyMs };
     }
     c.predictions++;
+    this.#models.set(r.model, (this.#models.get(r.model) ?? 0) + 1);
     this.#firstSentAt = Math.min(this.#firstSentAt, r.sent_at);
     this.#latency.record(latencyMs);
     if (trueLabel !== undefined) {
@@ -120,6 +124,7 @@ export class ReceiveTally {
       latencyMs: this.#latency.summary(),
       throughput: c.predictions ? c.received / Math.max(0.001, span) : NaN,
       ids: new Set(this.#ids),
+      models: Object.fromEntries(this.#models),
     };
   }
 

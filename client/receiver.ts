@@ -234,6 +234,9 @@ export function formatSummary(s: ReceiveSummary, expected?: number): string {
       s.undecodable ? `, ${s.undecodable} undecodable` : ""
     }`,
     `duplicates:  ${s.duplicates}`,
+    `models:      ${
+      Object.entries(s.models).map(([m, n]) => `${m} ${n}`).join(", ") || "none"
+    } (predictions per model version)`,
     `throughput:  ${tput}`,
     `accuracy:    ${acc}`,
     `latency:     p50 ${l.p50.toFixed(1)} ms, p95 ${l.p95.toFixed(1)} ms, p99 ${

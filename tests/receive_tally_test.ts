@@ -2,7 +2,12 @@ import assert from "node:assert/strict";
 import { ReceiveTally } from "../client/receive_tally.ts";
 import type { ErrorReply, Prediction } from "../shared/protocol/schema.ts";
 
-function prediction(id: string, index: number, sentAt = 1000): Prediction {
+function prediction(
+  id: string,
+  index: number,
+  sentAt = 1000,
+  model = "sha256:0123456789abcdef",
+): Prediction {
   return {
     v: 1,
     id,
@@ -10,7 +15,7 @@ function prediction(id: string, index: number, sentAt = 1000): Prediction {
     index,
     probability: 0.9,
     probabilities: [],
-    model: "sha256:0123456789abcdef",
+    model,
     worker: "w",
     sent_at: sentAt,
     received_at: sentAt,
@@ -106,4 +111,16 @@ Deno.test("ReceiveTally without keepIds counts an id evicted from its window as 
   const s = tally.summary();
   assert.equal(s.received, 4);
   assert.equal(s.duplicates, 0);
+});
+
+Deno.test("ReceiveTally counts distinct predictions per model version", () => {
+  const a = "sha256:aaaaaaaaaaaaaaaa";
+  const b = "sha256:bbbbbbbbbbbbbbbb";
+  const tally = new ReceiveTally({ keepIds: true });
+  tally.record(prediction("1", 1, 1000, a), 1010);
+  tally.record(prediction("2", 1, 1000, b), 1010);
+  tally.record(prediction("3", 1, 1000, a), 1010);
+  tally.record(prediction("3", 1, 1000, b), 1010); // a duplicate: counted once, under its first model
+  tally.record(errorReply("4"), 1010);
+  assert.deepEqual(tally.summary().models, { [a]: 2, [b]: 1 });
 });
