@@ -22,14 +22,17 @@ import {
   restartReceiver,
 } from "../harness/chaos_cases.ts";
 import { uniqueService } from "../harness/service.ts";
+import { ensureModelPair } from "../harness/model_pair.ts";
+import { type ModelSwapResult, modelSwaps } from "../harness/model_swap_case.ts";
 import { machineDescription } from "./machine.ts";
 
-const CASES = ["bad", "kill", "receiver", "broker", "cluster"];
+const CASES = ["bad", "kill", "receiver", "broker", "models", "cluster"];
 
 const CLI = {
   summary: `
 Fault suite against real Kafka: SIGKILL workers, restart the broker, restart the receiver,
-and SIGKILL one broker of a 3-broker cluster, each during a stream of requests.`,
+publish and roll back models (and announce corrupt ones), and SIGKILL one broker of a
+3-broker cluster, each during a stream of requests.`,
   usage: "deno task chaos [options]",
   flags: {
     count: {
@@ -63,6 +66,34 @@ function parseCases(list: string): Set<string> {
   return cases;
 }
 
+/**
+ * The model-update case: two small models (trained once into .tmp/),
+ * publish B and roll back to A during the stream, then three corrupt
+ * announcements. Its checks go into the result's notes.
+ */
+async function modelsCase(o: CaseOptions): Promise<ModelSwapResult> {
+  const r = await modelSwaps({
+    service: o.service,
+    models: await ensureModelPair(),
+    set: o.set,
+    count: o.count,
+    rate: o.rate,
+    corrupt: ["badHash", "truncated", "wrongShape"],
+  });
+  r.notes.push(
+    `errors ${r.errors}, answers per model ${JSON.stringify(r.models)}, foreign ${r.foreign}, ` +
+      `stale ${r.stale}, refused per worker ${r.refused.join("/")}, ` +
+      `p99 ${r.steadyP99.toFixed(1)} ms steady, ${r.swapP99.toFixed(1)} ms during the swaps`,
+  );
+  return r;
+}
+
+/** The model case's checks beyond "nothing lost": see docs/models.md. */
+function modelsPass(r: ModelSwapResult): boolean {
+  return r.errors === 0 && r.foreign === 0 && r.stale === 0 && r.refused.every((n) => n === 3) &&
+    r.swapP99 <= 2 * r.steadyP99;
+}
+
 async function main(): Promise<number> {
   const flags = parseCli(Deno.args, CLI);
   if (!flags) return 0;
@@ -89,6 +120,7 @@ async function main(): Promise<number> {
   });
   const results: CaseResult[] = [];
   let badSummary: Record<string, unknown> | undefined;
+  let modelsOk = true;
   const report = (r: CaseResult) => {
     results.push(r);
     console.error(
@@ -141,6 +173,11 @@ async function main(): Promise<number> {
     if (cases.has("broker")) {
       report(await restartBroker(options("broker", count / 2)));
     }
+    if (cases.has("models")) {
+      const r = await modelsCase(options("models", count / 2));
+      report(r);
+      modelsOk = modelsPass(r);
+    }
     if (cases.has("cluster")) {
       await runTask("kafka:stop");
       await runTask("kafka:start", ["--brokers", "3"]);
@@ -178,7 +215,8 @@ async function main(): Promise<number> {
       badSummary.dead_letters_with_expected_code === badSummary.kinds &&
       badSummary.error_replies === badSummary.expected_error_replies &&
       badSummary.good_answered === badSummary.good && !badSummary.worker_restarted;
-  return lost === 0 && badOk ? 0 : 1;
+  if (!modelsOk) console.log("models: a check of the model-swap case failed (see its notes)");
+  return lost === 0 && badOk && modelsOk ? 0 : 1;
 }
 
 if (import.meta.main) await runMain(main);

@@ -9,3 +9,5 @@ export { createKafka } from "../shared/kafka/connection.ts";
 export { idempotentProducer } from "../shared/kafka/producer.ts";
 export { ensureBroker } from "../harness/service.ts";
 export { corruptAnnouncements, ensureModelPair } from "../harness/model_pair.ts";
+export { modelSwaps } from "../harness/model_swap_case.ts";
+export { testImages, uniqueService } from "../harness/service.ts";
