@@ -24,7 +24,6 @@ const {
   serviceKafka,
   startWorker,
   uniqueService,
-  waitUntil,
 } = deps;
 const lifecycle = brokerLifecycle(deps);
 const opts = integrationTest();
