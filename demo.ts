@@ -10,6 +10,8 @@ import { exists } from "./shared/fs/exists.ts";
 import { runTask, startTask, type TaskProcess } from "./harness/deno_task.ts";
 import { startWorker } from "./harness/worker_process.ts";
 import { brokerAnswers } from "./shared/kafka/connection.ts";
+import { writeFileAtomic } from "./shared/fs/atomic_write.ts";
+import { benchCommand, machineDescription } from "./bench/machine.ts";
 
 const CLI = {
   summary: `
@@ -25,8 +27,43 @@ print the summary, and stop what was started.`,
       help: "requests per second (as fast as possible when absent)",
       min: 0.001,
     },
+    record: {
+      type: "boolean",
+      help: "also write the receiver's summary to bench/results/demo.json",
+    },
   },
 } as const satisfies CliSpec;
+
+const RECORD_FILE = "bench/results/demo.json";
+/** The receiver's summary lines: "answered:    1000 of 1000 ...", one fact each. */
+const SUMMARY_LINE =
+  /^(answered|predictions|errors|duplicates|throughput|accuracy|latency):\s+(.*)$/;
+
+/** Writes the receiver's summary facts, and how they were produced, to RECORD_FILE. */
+async function record(receiverLines: string[], code: number, seconds: number): Promise<void> {
+  const summary = Object.fromEntries(
+    receiverLines.flatMap((l) => {
+      const m = SUMMARY_LINE.exec(l);
+      return m ? [[m[1], m[2]]] : [];
+    }),
+  );
+  await Deno.mkdir("bench/results", { recursive: true });
+  await writeFileAtomic(
+    RECORD_FILE,
+    JSON.stringify(
+      {
+        command: benchCommand(),
+        machine: machineDescription(),
+        receiver_exit_code: code,
+        seconds,
+        summary,
+      },
+      null,
+      2,
+    ) + "\n",
+  );
+  console.error(`    written: ${RECORD_FILE}`);
+}
 
 const MODEL = "artifacts/model";
 /** Training on 2 cores takes about 10 minutes; an hour means something is wrong. */
@@ -42,6 +79,7 @@ async function main(): Promise<number> {
   const runId = `demo${Date.now().toString(36)}`;
   const ledger = `results/${runId}-sent.csv`;
   const out = `results/${runId}.csv`;
+  const t0 = performance.now();
   try {
     console.error(`1/6 Kafka at ${config.kafka.brokers.join(",")}`);
     if (!(await brokerAnswers(config.kafka))) {
@@ -100,6 +138,7 @@ async function main(): Promise<number> {
       "1",
     ], { echo: "    send | " });
     const status = await receiver.status;
+    if (flags.record) await record(receiver.lines, status.code, (performance.now() - t0) / 1000);
     console.error("6/6 stopping what the demo started");
     return status.code;
   } finally {

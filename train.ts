@@ -13,6 +13,7 @@ import type { ImageSet } from "./shared/data/idx.ts";
 import { createModel } from "./shared/model/create_model.ts";
 import { DEFAULT_MODEL_NAME } from "./shared/model/catalog.ts";
 import { formatDuration } from "./shared/cli/status_line.ts";
+import { requirePathAccess } from "./shared/fs/path_access.ts";
 import { type Metrics, writeArtifacts } from "./training/artifacts.ts";
 import { labelsAt, lossAndAccuracy, predictProbabilities } from "./training/evaluate.ts";
 import { fit, type FitListener } from "./training/fit.ts";
@@ -218,6 +219,16 @@ async function main(): Promise<void> {
   if (flags["model-name"] !== undefined && !flags.publish) {
     throw new UsageError("--model-name goes with --publish");
   }
+  // Refused here, not after the training it would have thrown away.
+  requirePathAccess({
+    set: "train",
+    read: {
+      "--data": flags.data,
+      "--train-csv": flags["train-csv"],
+      "--test-csv": flags["test-csv"],
+    },
+    write: { "--out": flags.out },
+  });
   const options: TrainOptions = {
     dataDir: flags.data,
     trainCsv: flags["train-csv"],

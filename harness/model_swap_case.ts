@@ -15,6 +15,7 @@ import { useBackend } from "../shared/model/backend.ts";
 import { asBuffer } from "../shared/protocol/bytes.ts";
 import { isErrorReply } from "../shared/protocol/schema.ts";
 import { announce, announceFolder, readCatalog, rollback } from "../models/registry.ts";
+import type { CaseResult } from "./chaos_cases.ts";
 import { parseEvent, type TaskEvent } from "./deno_task.ts";
 import { corruptAnnouncements } from "./model_pair.ts";
 import { createTopics, deleteTopics, type Service, serviceKafka } from "./service.ts";
@@ -41,18 +42,10 @@ export interface ModelSwapOptions {
   corrupt: Corruption[];
 }
 
-export interface ModelSwapResult extends SwapFindings {
-  name: string;
-  sent: number;
-  answered: number;
-  lost: number;
-  duplicated: number;
-  errors: number;
+export interface ModelSwapResult extends CaseResult, SwapFindings {
   versions: { a: string; b: string };
   /** model_refused events per worker. */
   refused: number[];
-  seconds: number;
-  notes: string[];
 }
 
 const NAME = "fashion-cnn";
@@ -225,7 +218,7 @@ export async function modelSwaps(o: ModelSwapOptions): Promise<ModelSwapResult> 
       answered: got.received,
       lost,
       duplicated: got.duplicates,
-      errors: got.errors,
+      errorReplies: got.errors,
       versions,
       refused: workers.map((w) => events(w, "model_refused").length),
       seconds: (performance.now() - started) / 1000,

@@ -20,7 +20,7 @@ export interface CommitNotes {
 }
 
 /**
- * One send of the responses and dead letters of `items`, acknowledged by
+ * One send of the dead letters and responses of `items`, acknowledged by
  * every in-sync replica (acks -1): only then may their offsets be committed,
  * which is what makes delivery at-least-once.
  */
@@ -31,8 +31,11 @@ export function publicationSender(
   return async (items) => {
     const responses = items.flatMap((i) => i.responses);
     const deadLetters = items.flatMap((i) => i.deadLetters);
-    const topicMessages = [{ topic: topics.responses, messages: responses }];
-    if (deadLetters.length) topicMessages.push({ topic: topics.dlq, messages: deadLetters });
+    // Dead letters first: the topics go out one after the other, and a dead
+    // letter the broker refuses then fails the send before any response is
+    // written, so a retry of the batch repeats no answer.
+    const topicMessages = deadLetters.length ? [{ topic: topics.dlq, messages: deadLetters }] : [];
+    topicMessages.push({ topic: topics.responses, messages: responses });
     await producer.sendBatch({ topicMessages, acks: -1 });
   };
 }

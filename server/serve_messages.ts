@@ -2,11 +2,12 @@ import type { Buffer } from "node:buffer";
 import { asBuffer } from "../shared/protocol/bytes.ts";
 import { argMax } from "../shared/model/argmax.ts";
 import { CLASS_NAMES } from "../shared/protocol/classes.ts";
-import type { CodecError } from "../shared/protocol/codec_error.ts";
 import {
   type ClassifyRequest,
   decodeRequest,
   encodeResponse,
+  idFromKey,
+  INTERNAL_ERROR,
   type Prediction,
 } from "../shared/protocol/schema.ts";
 import { deadLetter, type Source } from "./dead_letter.ts";
@@ -22,7 +23,13 @@ export interface OutMessage {
 export interface Served {
   responses: OutMessage[];
   deadLetters: OutMessage[];
-  errors: CodecError[];
+  errors: { code: string; message: string }[];
+}
+
+/** An image to classify and the id of its request (for the worker's fault-test hook). */
+export interface ClassifyItem {
+  id: string;
+  image: Uint8Array;
 }
 
 /** An image's class probabilities and the version of the model that computed them. */
@@ -37,9 +44,9 @@ export interface ServeContext {
   worker: string;
   /**
    * Classifies images, in order; e.g. a MicroBatcher's submit. Each answer
-   * names its model: a swap may fall between the batches of one call.
+   * names its model: a model swap may fall between the batches of one call.
    */
-  classify(images: Uint8Array[]): Promise<Scored[]>;
+  classify(items: ClassifyItem[]): Promise<Scored[]>;
 }
 
 const round6 = (p: number) => Math.round(p * 1e6) / 1e6;
@@ -68,11 +75,39 @@ export function prediction(
   };
 }
 
+/** Decoding errors found before the JSON is read: the key is then the only id there is. */
+const UNREAD: ReadonlySet<string> = new Set(["too_large", "invalid_utf8"]);
+
+function errorReply(id: string, error: { code: string; message: string }): OutMessage {
+  return {
+    key: id,
+    value: asBuffer(
+      encodeResponse({ v: 1, id, error: { code: error.code, message: error.message } }),
+    ),
+  };
+}
+
+/** Adds a message's dead letter and, when `id` is known, its error reply. */
+function refuse(
+  served: Served,
+  m: Omit<Source, "topic" | "partition">,
+  error: { code: string; message: string },
+  id: string | undefined,
+  ctx: Pick<ServeContext, "topic" | "partition" | "worker">,
+): void {
+  served.errors.push(error);
+  served.deadLetters.push(
+    deadLetter({ ...m, topic: ctx.topic, partition: ctx.partition }, error, ctx.worker),
+  );
+  if (id !== undefined) served.responses.push(errorReply(id, error));
+}
+
 /**
  * Serves one batch of request messages: valid ones are classified together
  * and answered; each malformed one becomes a dead-letter record and, when
- * its id can be read, an error reply. Never throws for bad input; only a
- * failure of `classify` propagates.
+ * its id can be read (from the JSON, or from the key when the value was
+ * refused before its JSON was read), an error reply. Never throws for bad
+ * input; only a failure of `classify` propagates.
  */
 export async function serveMessages(
   messages: Omit<Source, "topic" | "partition">[],
@@ -87,23 +122,13 @@ export async function serveMessages(
       good.push({ request: r.value, key: m.key as Buffer | null });
       continue;
     }
-    served.errors.push(r.error);
-    served.deadLetters.push(
-      deadLetter({ ...m, topic: ctx.topic, partition: ctx.partition }, r.error, ctx.worker),
-    );
-    if (r.id !== undefined) {
-      served.responses.push({
-        key: r.id,
-        value: asBuffer(encodeResponse({
-          v: 1,
-          id: r.id,
-          error: { code: r.error.code, message: r.error.message },
-        })),
-      });
-    }
+    const id = r.id ?? (UNREAD.has(r.error.code) ? idFromKey(m.key) : undefined);
+    refuse(served, m, r.error, id, ctx);
   }
   if (good.length > 0) {
-    const scored = await ctx.classify(good.map((g) => g.request.image));
+    const scored = await ctx.classify(
+      good.map((g) => ({ id: g.request.id, image: g.request.image })),
+    );
     good.forEach((g, i) => {
       served.responses.push({
         key: g.request.id,
@@ -112,4 +137,29 @@ export async function serveMessages(
     });
   }
   return served;
+}
+
+/**
+ * What a batch the worker could not serve or publish, however often it
+ * tried, leaves behind: each message an `internal_error` dead letter naming
+ * `cause`, and an error reply when its id can be read (from the request,
+ * else the key), so the partition can move on and no client waits forever.
+ */
+export function unservable(
+  messages: Omit<Source, "topic" | "partition">[],
+  ctx: Pick<ServeContext, "topic" | "partition" | "worker">,
+  cause: unknown,
+): Served {
+  const served: Served = { responses: [], deadLetters: [], errors: [] };
+  const error = { code: INTERNAL_ERROR, message: `Cannot serve request: ${describe(cause)}` };
+  for (const m of messages) {
+    const r = decodeRequest(m.value);
+    const id = r.ok ? r.value.id : r.id ?? idFromKey(m.key);
+    refuse(served, m, error, id, ctx);
+  }
+  return served;
+}
+
+function describe(e: unknown): string {
+  return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
 }

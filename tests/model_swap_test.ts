@@ -30,7 +30,7 @@ Deno.test({
       assert.equal(r.sent, 2500);
       assert.equal(r.lost, 0);
       assert.equal(r.answered, 2500);
-      assert.equal(r.errors, 0);
+      assert.equal(r.errorReplies, 0);
     });
     await t.step("every answer came from A or B, and both served", () => {
       assert.equal(r.foreign, 0, `models: ${JSON.stringify(r.models)}`);
