@@ -3,8 +3,8 @@
  * the model on micro-batches and publishes one response per request.
  * Flags and wiring only; each concern has its module. Run `deno task worker --help`.
  */
-import type { Consumer } from "kafkajs";
-import { createEventLog } from "../shared/cli/event_log.ts";
+import type { Consumer, Kafka } from "kafkajs";
+import { createEventLog, type EventLog } from "../shared/cli/event_log.ts";
 import { type FlagValues, parseCli } from "../shared/cli/flags.ts";
 import { runMain } from "../shared/cli/run_main.ts";
 import { type Config, loadConfig } from "../shared/config.ts";
@@ -12,7 +12,7 @@ import { createKafka } from "../shared/kafka/connection.ts";
 import { idempotentProducer } from "../shared/kafka/producer.ts";
 import { useBackend } from "../shared/model/backend.ts";
 import { DEFAULT_MODEL_NAME } from "../shared/model/catalog.ts";
-import { startModelFollower } from "./model_follower.ts";
+import { type ModelFollower, startModelFollower } from "./model_follower.ts";
 import { BadInputLog } from "./bad_input_log.ts";
 import { logGroupEvents } from "./group_events.ts";
 import { microBatchStrategy } from "./micro_batch_strategy.ts";
@@ -145,6 +145,26 @@ function poisonHook<T>(
   };
 }
 
+/** The worker's model, from the model topic or --model, kept up to date (model_follower.ts). */
+function followModels(
+  o: WorkerOptions,
+  kafka: Kafka,
+  worker: string,
+  topic: string,
+  log: EventLog<WorkerEvents>,
+): Promise<ModelFollower> {
+  return startModelFollower({
+    kafka,
+    topic,
+    name: o.modelName,
+    worker,
+    fallbackDir: o.modelDir,
+    pin: o.pin,
+    // WorkerEvents includes ModelEvents: a model event is a worker event.
+    log: (event, fields) => log(event, fields as WorkerEvents[typeof event]),
+  });
+}
+
 // The one place the mode is chosen: nothing else asks whether it is naive.
 function chooseStrategy(o: WorkerOptions, deps: StrategyDeps, consumer: Consumer): ServeStrategy {
   return o.maxBatch > 1
@@ -178,16 +198,7 @@ export async function startWorker(o: WorkerOptions, config: Config): Promise<Run
   });
   if (created.length) log("topics_created", { topics: created });
   // Checked and warmed up by its smoke batch before the consumer joins.
-  const models = await startModelFollower({
-    kafka,
-    topic: config.modelTopic,
-    name: o.modelName,
-    worker: id,
-    fallbackDir: o.modelDir,
-    pin: o.pin,
-    // WorkerEvents includes ModelEvents: a model event is a worker event.
-    log: (event, fields) => log(event, fields as WorkerEvents[typeof event]),
-  });
+  const models = await followModels(o, kafka, id, config.modelTopic, log);
 
   const producer = idempotentProducer(kafka, (e) => log("producer_reset", { error: String(e) }));
   const consumer = kafka.consumer({

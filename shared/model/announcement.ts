@@ -91,7 +91,15 @@ export type CheckedAnnouncement =
   | { ok: true; value: Announcement }
   | { ok: false; error: AnnouncementError };
 
-/** The weight specs of a model.json, in manifest order. */
+/**
+ * The weight specs of a model.json, in manifest order: what the weight
+ * bytes hold, one spec after another.
+ *
+ * @example
+ * ```ts
+ * weightBytes(weightSpecsOf(announcement.modelJson)); // 2,168,920 for the CNN
+ * ```
+ */
 export function weightSpecsOf(modelJson: Announcement["modelJson"]): WeightSpec[] {
   return modelJson.weightsManifest.flatMap((g) => g.weights);
 }

@@ -26,17 +26,38 @@ export type ModelKey =
 
 const SERVING = "serving/";
 
-/** The key workers follow: the model's name. */
+/**
+ * The key workers follow: the model's name.
+ *
+ * @example
+ * ```ts
+ * currentKey("fashion-cnn"); // "fashion-cnn"
+ * ```
+ */
 export function currentKey(name: string): string {
   return name;
 }
 
-/** The key that keeps one published version. */
+/**
+ * The key that keeps one published version, for rollback and promote.
+ *
+ * @example
+ * ```ts
+ * archiveKey("fashion-cnn", "sha256:0123456789abcdef"); // "fashion-cnn@sha256:0123456789abcdef"
+ * ```
+ */
 export function archiveKey(name: string, version: string): string {
   return `${name}@${version}`;
 }
 
-/** The key of a worker's serving record. */
+/**
+ * The key of a worker's serving record.
+ *
+ * @example
+ * ```ts
+ * servingKey("host-12"); // "serving/host-12"
+ * ```
+ */
 export function servingKey(worker: string): string {
   return `${SERVING}${worker}`;
 }
@@ -67,12 +88,27 @@ export interface Serving {
   since: string;
 }
 
-/** Encodes a serving record. */
+/**
+ * Encodes a serving record as JSON bytes.
+ *
+ * @example
+ * ```ts
+ * const value = encodeServing({ worker, name, version, pinned: false, since: new Date().toISOString() });
+ * ```
+ */
 export function encodeServing(s: Serving): Uint8Array {
   return new TextEncoder().encode(JSON.stringify({ v: 1, ...s }));
 }
 
-/** Decodes a serving record; undefined for a tombstone or bytes that are not one. */
+/**
+ * Decodes a serving record; undefined for a tombstone (the worker stopped)
+ * or bytes that are not one.
+ *
+ * @example
+ * ```ts
+ * decodeServing(null); // undefined: a tombstone
+ * ```
+ */
 export function decodeServing(value: Uint8Array | null | undefined): Serving | undefined {
   if (!value || value.length === 0) return undefined;
   try {
@@ -117,6 +153,11 @@ export function promoted(
 /**
  * The version a rollback returns to: the last one announced before the
  * current one. Throws a RangeError when there is none.
+ *
+ * @example
+ * ```ts
+ * const previous = archived(catalog, rollbackTarget(current));
+ * ```
  */
 export function rollbackTarget(current: Announcement): string {
   const previous = current.history.at(-1);
@@ -132,6 +173,11 @@ export function rollbackTarget(current: Announcement): string {
  * The announcement of a rollback: `previous` (the archived record of
  * rollbackTarget(current)) becomes current again and leaves the history,
  * so a second rollback goes one step further back.
+ *
+ * @example
+ * ```ts
+ * const next = rolledBack(current, previous, new Date().toISOString());
+ * ```
  */
 export function rolledBack(
   current: Announcement,
