@@ -74,6 +74,7 @@ export async function startModelFollower(o: FollowOptions): Promise<ModelFollowe
   }, (e) => o.log("model_reader_restart", { error: String(e) }));
   await reader.caughtUp;
   const start = await initialModel(backlog, o);
+  backlog.length = 0; // a few MB each: not kept for the worker's life
   const slot = new ModelSlot(start.serving);
   const updates = new ModelUpdates(slot, o.log);
   updates.refused = start.refused;
