@@ -9,6 +9,7 @@ import { dirname } from "node:path";
 import { type Admin, CompressionTypes, Partitioners, type Producer } from "kafkajs";
 import { type CliSpec, parseCli } from "../shared/cli/flags.ts";
 import { runMain } from "../shared/cli/run_main.ts";
+import { SUMMARY_LINE } from "../client/receiver.ts";
 import { writeFileAtomic } from "../shared/fs/atomic_write.ts";
 import { requirePathAccess } from "../shared/fs/path_access.ts";
 import { encodeResponse } from "../shared/protocol/schema.ts";
@@ -42,9 +43,6 @@ const CLI = {
 
 /** Growth over the second half of the stream below which memory counts as flat. */
 const FLAT_GROWTH = 0.1;
-
-/** The receiver's exit summary lines (client/receiver.ts formatSummary). */
-const SUMMARY_LINE = /^(answered|predictions|errors|duplicates|throughput|accuracy|latency):\s/;
 
 interface Sample {
   seconds: number;
