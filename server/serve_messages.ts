@@ -9,6 +9,7 @@ import {
   type Prediction,
 } from "../shared/protocol/schema.ts";
 import { deadLetter, type Source } from "./dead_letter.ts";
+import type { Outcome } from "./worker_metrics.ts";
 
 /** A Kafka message to publish. */
 export interface OutMessage {
@@ -22,7 +23,14 @@ export interface Served {
   responses: OutMessage[];
   deadLetters: OutMessage[];
   errors: CodecError[];
+  /** One per request, for the metrics: what became of it. */
+  outcomes: RequestOutcome[];
 }
+
+/** What became of one request: a prediction (with its latency) or an error code. */
+export type RequestOutcome =
+  | { outcome: "prediction"; endToEndSeconds: number }
+  | { outcome: Exclude<Outcome, "prediction">; code: CodecError["code"] };
 
 export interface ServeContext {
   topic: string;
@@ -71,7 +79,7 @@ export async function serveMessages(
 ): Promise<Served> {
   const receivedAt = Date.now();
   const good: { request: ClassifyRequest; key: Buffer | null }[] = [];
-  const served: Served = { responses: [], deadLetters: [], errors: [] };
+  const served: Served = { responses: [], deadLetters: [], errors: [], outcomes: [] };
   for (const m of messages) {
     const r = decodeRequest(m.value);
     if (r.ok) {
@@ -82,6 +90,10 @@ export async function serveMessages(
     served.deadLetters.push(
       deadLetter({ ...m, topic: ctx.topic, partition: ctx.partition }, r.error, ctx.worker),
     );
+    served.outcomes.push({
+      outcome: r.id === undefined ? "dead_letter" : "error_reply",
+      code: r.error.code,
+    });
     if (r.id !== undefined) {
       served.responses.push({
         key: r.id,
@@ -96,9 +108,11 @@ export async function serveMessages(
   if (good.length > 0) {
     const probs = await ctx.classify(good.map((g) => g.request.image));
     good.forEach((g, i) => {
-      served.responses.push({
-        key: g.request.id,
-        value: asBuffer(encodeResponse(prediction(g.request, probs[i], ctx, receivedAt))),
+      const p = prediction(g.request, probs[i], ctx, receivedAt);
+      served.responses.push({ key: g.request.id, value: asBuffer(encodeResponse(p)) });
+      served.outcomes.push({
+        outcome: "prediction",
+        endToEndSeconds: (p.completed_at - p.sent_at) / 1000,
       });
     });
   }

@@ -18,6 +18,14 @@ import { predictBatch } from "./predictor.ts";
 import { type OutMessage, serveMessages } from "./serve_messages.ts";
 import { ensureTopics, partitionCount } from "./topics.ts";
 import * as tf from "@tensorflow/tfjs";
+import { DEFAULT_HTTP, type HttpAddress, parseHttpAddress } from "./endpoints.ts";
+import {
+  countOutcomes,
+  observedPredict,
+  startObservability,
+  trackConsumer,
+} from "./observability.ts";
+import { partitionLag } from "./worker_metrics.ts";
 
 const USAGE = `
 Serve the model: consume requests, classify them in micro-batches, publish responses.
@@ -30,6 +38,8 @@ Usage: deno task worker [options]
   --max-wait-ms MS      longest wait to fill a batch (default 5)
   --partitions N        partitions for topics this worker creates (default 6)
   --status-interval S   seconds between status lines (default 5; 0 for none)
+  --http HOST:PORT|off  where /healthz, /readyz and /metrics listen (default 127.0.0.1:0,
+                        any free port: the bound address is logged at start)
   --json                status and events as JSON lines
   -h, --help            this help
 
@@ -51,6 +61,8 @@ export interface WorkerOptions {
   partitions: number;
   statusIntervalS: number;
   json: boolean;
+  /** Where the endpoints listen; null for none. */
+  http: HttpAddress | null;
 }
 
 interface Stats {
@@ -80,10 +92,25 @@ export interface RunningWorker {
  * any point loses no request: another one serves it again.
  */
 export async function startWorker(o: WorkerOptions, config: Config): Promise<RunningWorker> {
+  const id = `${Deno.hostname()}-${Deno.pid}`;
+  // Listening before the model loads: /healthz answers and /readyz says what is awaited.
+  const obs = startObservability(o.http, {
+    tensors: () => tf.memory().numTensors,
+    memory: () => Deno.memoryUsage(),
+  });
+  if (obs.address) {
+    log(
+      o.json,
+      "http",
+      { http: obs.address },
+      `worker ${id}: /healthz /readyz /metrics on http://${obs.address}`,
+    );
+  }
   await useBackend("wasm");
   const { model, version } = await loadModel(o.modelDir);
   predictBatch(model, [new Uint8Array(784)]); // warm-up: first predict compiles kernels
-  const id = `${Deno.hostname()}-${Deno.pid}`;
+  obs.state.modelLoaded = true;
+  obs.metrics.setModelVersion(version);
   const kafka = await createKafka(config.kafka, `worker-${id}`);
   const admin = kafka.admin();
   await admin.connect();
@@ -112,10 +139,11 @@ export async function startWorker(o: WorkerOptions, config: Config): Promise<Run
     maxWaitTimeInMs: 100,
     maxBytesPerPartition: 512 * 1024,
   });
+  trackConsumer(consumer, config.topics.requests, obs);
   const batcher = new MicroBatcher(
     o.maxBatch,
     o.maxWaitMs,
-    (images: Uint8Array[]) => predictBatch(model, images),
+    observedPredict((images: Uint8Array[]) => predictBatch(model, images), obs.metrics),
   );
   const stats: Stats = {
     processed: 0,
@@ -152,6 +180,7 @@ export async function startWorker(o: WorkerOptions, config: Config): Promise<Run
   });
 
   await producer.connect();
+  obs.state.producerConnected = true;
   await consumer.connect();
   await consumer.subscribe({ topic: config.topics.requests, fromBeginning: true });
 
@@ -169,12 +198,16 @@ export async function startWorker(o: WorkerOptions, config: Config): Promise<Run
     if (o.maxBatch > 1) {
       for (const i of items) committer.note(i.commit);
     } else {
-      await consumer.commitOffsets(items.map((i) => i.commit));
+      await commit(items.map((i) => i.commit));
     }
     return items.map(() => undefined);
   }
+  async function commit(offsets: Publication["commit"][]): Promise<void> {
+    await consumer.commitOffsets(offsets);
+    for (const c of offsets) obs.metrics.setCommitted(c.partition, Number(c.offset));
+  }
   const committer = new OffsetCommitter(
-    (offsets) => consumer.commitOffsets(offsets),
+    commit,
     (e) =>
       log(
         o.json,
@@ -213,6 +246,7 @@ export async function startWorker(o: WorkerOptions, config: Config): Promise<Run
       commit: { topic, partition, offset: (BigInt(last) + 1n).toString() },
     };
     await (o.maxBatch > 1 ? publisher.submit([work]) : publish([work]));
+    countOutcomes(obs.metrics, served.outcomes);
     stats.processed += messages.length;
     stats.errors += served.errors.length;
     for (const e of served.errors) {
@@ -246,6 +280,12 @@ export async function startWorker(o: WorkerOptions, config: Config): Promise<Run
       }
     });
 
+  /** Lag after serving up to `last`: 0 once the batch reached the high watermark. */
+  function observeLag(batch: EachBatchPayload["batch"], last: string): void {
+    const next = (BigInt(last) + 1n).toString();
+    obs.metrics.setLag(batch.partition, partitionLag(batch.highWatermark, next));
+  }
+
   async function serveBatch(
     { batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload,
     submitted: () => void,
@@ -257,12 +297,14 @@ export async function startWorker(o: WorkerOptions, config: Config): Promise<Run
     if (o.maxBatch > 1) {
       const last = await serveAndCommit(batch.topic, batch.partition, batch.messages, submitted);
       if (!isStale()) resolveOffset(last);
+      observeLag(batch, last);
     } else {
       // Naive mode, the original design: one predict, one send, one commit per message.
       for (const m of batch.messages) {
         if (!isRunning() || isStale()) break;
         const last = await serveAndCommit(batch.topic, batch.partition, [m], () => {});
         if (!isStale()) resolveOffset(last);
+        observeLag(batch, last);
       }
     }
     await heartbeat();
@@ -283,8 +325,16 @@ export async function startWorker(o: WorkerOptions, config: Config): Promise<Run
   log(
     o.json,
     "started",
-    { worker: id, model: version, maxBatch: o.maxBatch, maxWaitMs: o.maxWaitMs },
-    `worker ${id} serving ${config.topics.requests} -> ${config.topics.responses} with model ${version} (max batch ${o.maxBatch}, max wait ${o.maxWaitMs} ms)`,
+    {
+      worker: id,
+      model: version,
+      maxBatch: o.maxBatch,
+      maxWaitMs: o.maxWaitMs,
+      http: obs.address ?? null,
+    },
+    `worker ${id} serving ${config.topics.requests} -> ${config.topics.responses} with model ${version} (max batch ${o.maxBatch}, max wait ${o.maxWaitMs} ms)${
+      obs.address ? `, http ${obs.address}` : ""
+    }`,
   );
 
   const timer = o.statusIntervalS > 0
@@ -324,6 +374,7 @@ export async function startWorker(o: WorkerOptions, config: Config): Promise<Run
   let stopping: Promise<void> | undefined;
   function stop(): Promise<void> {
     stopping ??= (async () => {
+      obs.state.stopping = true;
       clearInterval(timer);
       // Finish the batches in hand (responses acknowledged), commit their
       // offsets while still a group member, then leave so partitions move on.
@@ -332,6 +383,8 @@ export async function startWorker(o: WorkerOptions, config: Config): Promise<Run
       await committer.drain();
       await consumer.disconnect();
       await producer.disconnect();
+      obs.state.producerConnected = false;
+      await obs.close();
       log(
         o.json,
         "stopped",
@@ -354,6 +407,7 @@ async function main(): Promise<void> {
     partitions: { type: "string" },
     "status-interval": { type: "string" },
     json: { type: "boolean" },
+    http: { type: "string" },
   }, USAGE);
   if (!flags) return;
   const options: WorkerOptions = {
@@ -363,6 +417,7 @@ async function main(): Promise<void> {
     partitions: intFlag(flags.partitions, "partitions", 6, 1, 10_000),
     statusIntervalS: numberFlag(flags["status-interval"], "status-interval", 5, 0, 3600),
     json: Boolean(flags.json),
+    http: parseHttpAddress(flags.http ?? DEFAULT_HTTP),
   };
   const worker = await startWorker(options, loadConfig());
   const onSignal = () => void worker.stop();
