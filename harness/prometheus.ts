@@ -73,7 +73,10 @@ export interface Prometheus {
  * Starts Prometheus scraping `targets` every second, with its config and
  * storage in `dir` (the caller removes it), and waits until it is ready.
  */
-export async function startPrometheus(targets: readonly string[], dir: string): Promise<Prometheus> {
+export async function startPrometheus(
+  targets: readonly string[],
+  dir: string,
+): Promise<Prometheus> {
   const configFile = `${dir}/prometheus.yml`;
   await Deno.writeTextFile(configFile, prometheusConfig(targets));
   const url = `http://127.0.0.1:${freePort()}`;
