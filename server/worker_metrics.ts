@@ -106,38 +106,31 @@ export function createWorkerMetrics(sources: ProcessSources): WorkerMetrics {
     labelNames: ["version"] as const,
     registers,
   });
-  new Gauge({
-    name: "fashion_tfjs_tensors",
-    help: "Tensors held by TensorFlow.js (must not grow while serving)",
-    registers,
-    collect() {
-      this.set(sources.tensors());
-    },
-  });
-  new Gauge({
-    name: "process_resident_memory_bytes",
-    help: "Resident memory size in bytes",
-    registers,
-    collect() {
-      this.set(sources.memory().rss);
-    },
-  });
-  new Gauge({
-    name: "deno_heap_used_bytes",
-    help: "V8 heap used by JavaScript objects, in bytes",
-    registers,
-    collect() {
-      this.set(sources.memory().heapUsed);
-    },
-  });
-  new Gauge({
-    name: "deno_heap_total_bytes",
-    help: "V8 heap reserved, in bytes",
-    registers,
-    collect() {
-      this.set(sources.memory().heapTotal);
-    },
-  });
+  // Read at each scrape rather than kept up to date.
+  const sampled: [string, string, () => number][] = [
+    [
+      "fashion_tfjs_tensors",
+      "Tensors held by TensorFlow.js (must not grow while serving)",
+      sources.tensors,
+    ],
+    ["process_resident_memory_bytes", "Resident memory size in bytes", () => sources.memory().rss],
+    [
+      "deno_heap_used_bytes",
+      "V8 heap used by JavaScript objects, in bytes",
+      () => sources.memory().heapUsed,
+    ],
+    ["deno_heap_total_bytes", "V8 heap reserved, in bytes", () => sources.memory().heapTotal],
+  ];
+  for (const [name, help, read] of sampled) {
+    new Gauge({
+      name,
+      help,
+      registers,
+      collect() {
+        this.set(read());
+      },
+    });
+  }
 
   const seen = new Set<number>();
   return {
