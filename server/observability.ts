@@ -4,6 +4,7 @@
  * predict and serve loop report through. Kept apart from the worker so its
  * wiring stays a few calls.
  */
+import * as tf from "@tensorflow/tfjs";
 import type { Consumer } from "kafkajs";
 import {
   endpointHandler,
@@ -12,6 +13,7 @@ import {
   serveEndpoints,
 } from "./endpoints.ts";
 import { initialReadiness, readiness, type ReadinessState } from "./readiness.ts";
+import type { OffsetCommit } from "../shared/kafka/offset_committer.ts";
 import type { RequestOutcome } from "./serve_messages.ts";
 import { createWorkerMetrics, type ProcessSources, type WorkerMetrics } from "./worker_metrics.ts";
 
@@ -19,16 +21,24 @@ import { createWorkerMetrics, type ProcessSources, type WorkerMetrics } from "./
 export interface Observability {
   metrics: WorkerMetrics;
   state: ReadinessState;
+  /** Records the model as loaded and warmed, and its version. */
+  modelLoaded(version: string): void;
   /** The bound address ("127.0.0.1:41234"), or undefined with `--http off`. */
   address: string | undefined;
   /** Marks the worker not ready, then stops listening. Idempotent. */
   close(): Promise<void>;
 }
 
+/** This process's tensors and memory, read at each scrape. */
+const PROCESS: ProcessSources = {
+  tensors: () => tf.memory().numTensors,
+  memory: () => Deno.memoryUsage(),
+};
+
 /** Creates the registry and readiness state and, when `http` is not null, listens. */
 export function startObservability(
   http: HttpAddress | null,
-  sources: ProcessSources,
+  sources: ProcessSources = PROCESS,
 ): Observability {
   const metrics = createWorkerMetrics(sources);
   const state = initialReadiness();
@@ -48,6 +58,10 @@ export function startObservability(
   return {
     metrics,
     state,
+    modelLoaded(version) {
+      state.modelLoaded = true;
+      metrics.setModelVersion(version);
+    },
     address: served?.address,
     async close() {
       state.stopping = true;
@@ -101,4 +115,9 @@ export function countOutcomes(metrics: WorkerMetrics, outcomes: readonly Request
       metrics.countOutcome(o.outcome, o.code);
     }
   }
+}
+
+/** Records the offsets the group accepted as each partition's committed offset. */
+export function countCommitted(metrics: WorkerMetrics, offsets: readonly OffsetCommit[]): void {
+  for (const c of offsets) metrics.setCommitted(c.partition, Number(c.offset));
 }

@@ -13,22 +13,30 @@ import {
 } from "../harness/prometheus.ts";
 import { waitReady } from "../harness/wait_ready.ts";
 import { encodeRequest } from "../shared/protocol/schema.ts";
-import { hasPermissions, needsPermissions, tempDir } from "./_support.ts";
+import {
+  brokerLifecycle,
+  integrationTest,
+  kafkaDeps,
+  needsPermissions,
+  tempDir,
+} from "./_support.ts";
 
-// Loaded only when the tests may run: see _kafka_deps.ts.
+const deps = await kafkaDeps();
 const {
   asBuffer,
+  createTopics,
   deleteTopics,
-  ensureBroker,
-  ensureModel,
   idempotentProducer,
-  startWorker,
-  testKafka,
+  MODEL_DIR,
+  serviceKafka,
+  startWorkers,
   uniqueService,
-} = hasPermissions() ? await import("./_kafka_deps.ts") : ({} as typeof import("./_kafka_deps.ts"));
-
-const opts = { ...needsPermissions(), sanitizeOps: false, sanitizeResources: false };
+} = deps;
+const lifecycle = brokerLifecycle(deps);
+const opts = integrationTest();
 const GOOD = 120;
+
+Deno.test(lifecycle.setup);
 
 /** Polls `check` every 500 ms until it returns true; throws `what` with its last note. */
 async function eventually(
@@ -66,23 +74,15 @@ Deno.test({
   name: "Prometheus scraping two workers sees the requests sent counted once and the lag back at 0",
   ...opts,
   async fn() {
-    await ensureBroker();
-    await ensureModel();
-    const { config, env } = uniqueService("prom");
-    // The first worker creates the topics (6 partitions: 3 for each worker).
-    const kafka = await testKafka(config);
+    const service = uniqueService("test-prom");
+    await createTopics(service, 6); // 3 partitions for each worker
     await using dir = await tempDir("prometheus-");
-    const workers = [];
-    const producer = idempotentProducer(kafka);
+    const producer = idempotentProducer(await serviceKafka(service, "test"));
+    const workers = await startWorkers(service, 2, { model: `${MODEL_DIR}/model` });
     let prometheus: Prometheus | undefined;
     try {
-      const addresses: string[] = [];
-      for (let i = 0; i < 2; i++) {
-        const worker = await startWorker(env, ["--http", "127.0.0.1:0"]);
-        workers.push(worker);
-        const line = await worker.waitFor(/\/metrics on http:\/\/\S+$/, 1000);
-        addresses.push(line.replace(/^.* on http:\/\//, ""));
-      }
+      const addresses = workers.map((w) => w.http!);
+      assert.ok(addresses.every((a) => /^127\.0\.0\.1:\d+$/.test(a)), `${addresses}`);
       assert.notEqual(addresses[0], addresses[1]);
       await Promise.all(addresses.map((a) => waitReady(`http://${a}`, 60_000)));
 
@@ -99,7 +99,7 @@ Deno.test({
       const bad = badRequests(crypto.randomUUID().slice(0, 6));
       await producer.connect();
       await producer.send({
-        topic: config.topics.requests,
+        topic: service.config.topics.requests,
         acks: -1,
         messages: [
           ...Array.from({ length: GOOD }, (_, i) => ({
@@ -155,7 +155,9 @@ Deno.test({
       await prometheus?.stop();
       await producer.disconnect();
       for (const w of workers) assert.equal((await w.stop("SIGTERM")).code, 0);
-      await deleteTopics(kafka, config);
+      await deleteTopics(service);
     }
   },
 });
+
+Deno.test(lifecycle.teardown);

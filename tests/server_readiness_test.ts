@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
-import type { TaskProcess } from "../harness/deno_task.ts";
 import { waitReady } from "../harness/wait_ready.ts";
 import { initialReadiness, readiness, type ReadinessState } from "../server/readiness.ts";
-import { hasPermissions, needsPermissions } from "./_support.ts";
+import { brokerLifecycle, integrationTest, kafkaDeps } from "./_support.ts";
 
 const READY: ReadinessState = {
   modelLoaded: true,
@@ -40,9 +39,9 @@ Deno.test("readiness() names the first thing a worker still waits for", async (t
   }
 });
 
-// Loaded only when the tests may run: see _kafka_deps.ts.
-const { deleteTopics, ensureBroker, ensureModel, startWorker, testKafka, uniqueService } =
-  hasPermissions() ? await import("./_kafka_deps.ts") : ({} as typeof import("./_kafka_deps.ts"));
+const deps = await kafkaDeps();
+const { createTopics, deleteTopics, MODEL_DIR, startWorkers, uniqueService } = deps;
+const lifecycle = brokerLifecycle(deps);
 
 /** A worker's /readyz answer as "STATUS body". */
 async function readyz(address: string): Promise<string> {
@@ -50,24 +49,18 @@ async function readyz(address: string): Promise<string> {
   return `${r.status} ${(await r.text()).trim()}`;
 }
 
+Deno.test(lifecycle.setup);
+
 Deno.test({
   name: "Of two workers on one partition, one is ready and one idle until the first leaves",
-  ...needsPermissions(),
-  sanitizeOps: false,
-  sanitizeResources: false,
+  ...integrationTest(),
   async fn() {
-    await ensureBroker();
-    await ensureModel();
-    const { config, env } = uniqueService("idle");
-    const kafka = await testKafka(config);
-    const workers: TaskProcess[] = [];
+    const service = uniqueService("test-idle");
+    await createTopics(service, 1);
+    // Both log their ready event (the first join), the idle one too: /readyz tells them apart.
+    const workers = await startWorkers(service, 2, { model: `${MODEL_DIR}/model` });
     try {
-      const addresses: string[] = [];
-      for (let i = 0; i < 2; i++) {
-        const w = await startWorker(env, ["--partitions", "1"]);
-        workers.push(w);
-        addresses.push((await w.waitFor(/\/metrics on http:\/\//, 1000)).split("http://")[1]);
-      }
+      const addresses = workers.map((w) => w.http!);
       const idle = "503 not ready: idle: no partition (the group has more workers than partitions)";
       let answers: string[] = [];
       const deadline = Date.now() + 60_000;
@@ -82,7 +75,9 @@ Deno.test({
       await waitReady(`http://${addresses[1 - serving]}`, 60_000);
     } finally {
       for (const w of workers) await w.stop("SIGTERM");
-      await deleteTopics(kafka, config);
+      await deleteTopics(service);
     }
   },
 });
+
+Deno.test(lifecycle.teardown);
