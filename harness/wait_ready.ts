@@ -29,12 +29,3 @@ export async function waitReady(
   }
   throw new Error(`${readyz} not ready within ${timeoutMs} ms: last answer ${last}`);
 }
-
-/** The `http` address a worker's JSON event line carries, e.g. "127.0.0.1:41234". */
-export function httpAddressOf(line: string): string {
-  const event = JSON.parse(line) as { http?: unknown };
-  if (typeof event.http !== "string" || event.http === "") {
-    throw new TypeError(`expected a worker event with an "http" address, got ${line}`);
-  }
-  return event.http;
-}

@@ -41,7 +41,8 @@ export function serveLoop(consumer: Consumer, o: ServeLoopOptions): Promise<Batc
         isStale,
         resolveOffset,
       }, committer);
-      if (!isStale()) {
+      // A batch cut short (stopping, or moved in a rebalance) says nothing of the lag.
+      if (isRunning() && !isStale()) {
         // The batch's high watermark is the partition's end when it was
         // fetched: lag is 0 once the last batch of a backlog is served.
         const next = String(BigInt(batch.messages[batch.messages.length - 1].offset) + 1n);

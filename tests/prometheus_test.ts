@@ -125,6 +125,11 @@ Deno.test({
         const sum = lag.reduce((s, r) => s + r.value, 0);
         return (lag.length > 0 && sum === 0) || `${lag.length} lag series, sum ${sum}`;
       });
+      // Fresh topics start at offset 0: the committed offsets add up to what was sent.
+      await eventually(`the committed offsets add up to ${sent}`, async () => {
+        const committed = await scalar(p, "sum(fashion_committed_offset)");
+        return committed === sent || `sum(fashion_committed_offset) = ${committed}`;
+      });
       // Two more scrapes: nothing is counted twice.
       await new Promise((r) => setTimeout(r, 2500));
       assert.equal(await scalar(p, "sum(fashion_requests_total)"), sent);
