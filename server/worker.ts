@@ -251,6 +251,7 @@ export async function startWorker(o: WorkerOptions, config: Config): Promise<Run
 async function main(): Promise<void> {
   const flags = parseCli(Deno.args, WORKER_CLI);
   if (!flags) return;
+  (await import("../shared/fs/path_access.ts")).requireReadable("worker", "--model", flags.model);
   const worker = await startWorker(workerOptions(flags), loadConfig());
   const onSignal = () => void worker.stop();
   Deno.addSignalListener("SIGINT", onSignal);
