@@ -10,6 +10,7 @@ import { exists } from "./shared/fs/exists.ts";
 import { runTask, startTask, type TaskProcess } from "./harness/deno_task.ts";
 import { startWorker } from "./harness/worker_process.ts";
 import { brokerAnswers } from "./shared/kafka/connection.ts";
+import { SUMMARY_LINE } from "./client/receiver.ts";
 import { writeFileAtomic } from "./shared/fs/atomic_write.ts";
 import { benchCommand, machineDescription } from "./bench/machine.ts";
 
@@ -35,9 +36,6 @@ print the summary, and stop what was started.`,
 } as const satisfies CliSpec;
 
 const RECORD_FILE = "bench/results/demo.json";
-/** The receiver's summary lines: "answered:    1000 of 1000 ...", one fact each. */
-const SUMMARY_LINE =
-  /^(answered|predictions|errors|duplicates|throughput|accuracy|latency):\s+(.*)$/;
 
 /** Writes the receiver's summary facts, and how they were produced, to RECORD_FILE. */
 async function record(receiverLines: string[], code: number, seconds: number): Promise<void> {
@@ -105,6 +103,9 @@ async function main(): Promise<number> {
       echo: "    worker | ",
     });
     started.push(worker);
+    if (worker.http) {
+      console.error(`    worker metrics: http://${worker.http}/metrics (and /readyz)`);
+    }
     console.error(`5/6 receiver and sender: ${count} labelled test images (run ${runId})`);
     await Deno.mkdir("results", { recursive: true });
     const receiver = startTask("client:receive", [

@@ -8,7 +8,7 @@ import { artifactsVersion, fileLoader } from "../shared/model/model_io.ts";
 import { ensureModelTopic, followModelTopic } from "../shared/kafka/model_topic.ts";
 import { asBuffer } from "../shared/protocol/bytes.ts";
 import { ModelSlot } from "./model_slot.ts";
-import { ModelUpdates } from "./model_updates.ts";
+import { type ModelHooks, ModelUpdates } from "./model_updates.ts";
 import type { EventLog } from "../shared/cli/event_log.ts";
 import type { ModelEvents } from "./model_events.ts";
 
@@ -24,6 +24,8 @@ export interface FollowOptions {
   /** Keep the model the worker started with; read no later announcement. */
   pin: boolean;
   log: EventLog<ModelEvents>;
+  /** The worker's metrics: the version served, refusals. */
+  hooks?: ModelHooks;
 }
 
 /** A worker's model, kept up to date with the topic; see startModelFollower(). */
@@ -76,8 +78,9 @@ export async function startModelFollower(o: FollowOptions): Promise<ModelFollowe
   const start = await initialModel(backlog, o);
   backlog.length = 0; // a few MB each: not kept for the worker's life
   const slot = new ModelSlot(start.serving);
-  const updates = new ModelUpdates(slot, o.log);
+  const updates = new ModelUpdates(slot, o.log, o.hooks);
   updates.refused = start.refused;
+  o.hooks?.loaded(start.serving.version);
   o.log("model_loaded", {
     name: o.name,
     version: start.serving.version,
@@ -160,6 +163,7 @@ async function initialModel(
       refused++;
       const code = (e as { code?: string }).code ?? "load_failed";
       o.log("model_refused", { code, message: (e as Error).message, refused });
+      o.hooks?.refused(code);
     }
   }
   return { serving: await loadCheckedModel(o.fallbackDir), source: o.fallbackDir, refused };

@@ -5,6 +5,16 @@ import type { EventLog } from "../shared/cli/event_log.ts";
 import type { ModelEvents } from "./model_events.ts";
 import type { ModelSlot } from "./model_slot.ts";
 
+/** Where a worker's metrics learn what it serves and what it refused. */
+export interface ModelHooks {
+  /** A version now serves (at start and after each swap). */
+  loaded(version: string): void;
+  /** An announcement was refused with `code` (model_refused_total). */
+  refused(code: string): void;
+}
+
+const NO_HOOKS: ModelHooks = { loaded() {}, refused() {} };
+
 /** What became of one offered announcement. */
 export type Outcome = "swapped" | "refused" | "unchanged";
 
@@ -25,15 +35,17 @@ export type Outcome = "swapped" | "refused" | "unchanged";
 export class ModelUpdates {
   readonly #slot: ModelSlot;
   readonly #log: EventLog<ModelEvents>;
+  readonly #hooks: ModelHooks;
   /** One announcement at a time: two loads side by side would hold three models. */
   #queue: Promise<unknown> = Promise.resolve();
-  /** Announcements refused so far (model_refused_total once the metrics registry lands). */
+  /** Announcements refused so far, as in the model_refused events. */
   refused = 0;
   swaps = 0;
 
-  constructor(slot: ModelSlot, log: EventLog<ModelEvents>) {
+  constructor(slot: ModelSlot, log: EventLog<ModelEvents>, hooks: ModelHooks = NO_HOOKS) {
     this.#slot = slot;
     this.#log = log;
+    this.#hooks = hooks;
   }
 
   /** Offers one record value; resolves once it is swapped in, refused or found current. */
@@ -62,6 +74,7 @@ export class ModelUpdates {
     // after it ends: once this event is logged, no answer carries `from`.
     await new Promise((r) => setTimeout(r, 0));
     this.swaps++;
+    this.#hooks.loaded(a.version);
     this.#log("model_swapped", {
       name: a.name,
       from,
@@ -74,6 +87,7 @@ export class ModelUpdates {
 
   #refuse(code: string, message: string, version: string | undefined): Outcome {
     this.refused++;
+    this.#hooks.refused(code);
     this.#log("model_refused", { code, message, version, refused: this.refused });
     return "refused";
   }

@@ -11,6 +11,7 @@ import {
   type Prediction,
 } from "../shared/protocol/schema.ts";
 import { deadLetter, type Source } from "./dead_letter.ts";
+import type { Outcome } from "./worker_metrics.ts";
 
 /** A Kafka message to publish. */
 export interface OutMessage {
@@ -24,7 +25,14 @@ export interface Served {
   responses: OutMessage[];
   deadLetters: OutMessage[];
   errors: { code: string; message: string }[];
+  /** One per request, for the metrics: what became of it. */
+  outcomes: RequestOutcome[];
 }
+
+/** What became of one request: a prediction (with its latency) or an error code. */
+export type RequestOutcome =
+  | { outcome: "prediction"; endToEndSeconds: number }
+  | { outcome: Exclude<Outcome, "prediction">; code: string };
 
 /** An image to classify and the id of its request (for the worker's fault-test hook). */
 export interface ClassifyItem {
@@ -50,6 +58,11 @@ export interface ServeContext {
 }
 
 const round6 = (p: number) => Math.round(p * 1e6) / 1e6;
+
+/** A Served with nothing in it yet. */
+export function emptyServed(): Served {
+  return { responses: [], deadLetters: [], errors: [], outcomes: [] };
+}
 
 /** Builds a prediction from an image's class probabilities and their model. */
 export function prediction(
@@ -99,6 +112,10 @@ function refuse(
   served.deadLetters.push(
     deadLetter({ ...m, topic: ctx.topic, partition: ctx.partition }, error, ctx.worker),
   );
+  served.outcomes.push({
+    outcome: id === undefined ? "dead_letter" : "error_reply",
+    code: error.code,
+  });
   if (id !== undefined) served.responses.push(errorReply(id, error));
 }
 
@@ -115,7 +132,7 @@ export async function serveMessages(
 ): Promise<Served> {
   const receivedAt = Date.now();
   const good: { request: ClassifyRequest; key: Buffer | null }[] = [];
-  const served: Served = { responses: [], deadLetters: [], errors: [] };
+  const served = emptyServed();
   for (const m of messages) {
     const r = decodeRequest(m.value);
     if (r.ok) {
@@ -130,9 +147,11 @@ export async function serveMessages(
       good.map((g) => ({ id: g.request.id, image: g.request.image })),
     );
     good.forEach((g, i) => {
-      served.responses.push({
-        key: g.request.id,
-        value: asBuffer(encodeResponse(prediction(g.request, scored[i], ctx.worker, receivedAt))),
+      const p = prediction(g.request, scored[i], ctx.worker, receivedAt);
+      served.responses.push({ key: g.request.id, value: asBuffer(encodeResponse(p)) });
+      served.outcomes.push({
+        outcome: "prediction",
+        endToEndSeconds: (p.completed_at - p.sent_at) / 1000,
       });
     });
   }
@@ -150,7 +169,7 @@ export function unservable(
   ctx: Pick<ServeContext, "topic" | "partition" | "worker">,
   cause: unknown,
 ): Served {
-  const served: Served = { responses: [], deadLetters: [], errors: [] };
+  const served = emptyServed();
   const error = { code: INTERNAL_ERROR, message: `Cannot serve request: ${describe(cause)}` };
   for (const m of messages) {
     const r = decodeRequest(m.value);

@@ -14,9 +14,19 @@ import { useBackend } from "../shared/model/backend.ts";
 import { DEFAULT_MODEL_NAME } from "../shared/model/catalog.ts";
 import { type ModelFollower, startModelFollower } from "./model_follower.ts";
 import { BadInputLog } from "./bad_input_log.ts";
+import { DEFAULT_HTTP, type HttpAddress, parseHttpAddress } from "./endpoints.ts";
+import { requireReadable } from "../shared/fs/path_access.ts";
 import { logGroupEvents } from "./group_events.ts";
 import { microBatchStrategy } from "./micro_batch_strategy.ts";
 import { naiveStrategy } from "./naive_strategy.ts";
+import {
+  countCommitted,
+  countOutcomes,
+  type Observability,
+  observedPredict,
+  startObservability,
+  trackConsumer,
+} from "./observability.ts";
 import { predictScored } from "./predictor.ts";
 import { publicationSender } from "./publisher.ts";
 import { RETRY_POLICY } from "./retry_policy.ts";
@@ -85,6 +95,12 @@ Run it in several terminals to share the partitions among workers.`,
       arg: "ID",
       help: "TEST HOOK for fault tests: any predict whose batch holds this request id throws",
     },
+    http: {
+      type: "string",
+      arg: "HOST:PORT|off",
+      help: "where /healthz, /readyz and /metrics listen (port 0: any free one, logged)",
+      default: DEFAULT_HTTP,
+    },
   },
   notes: `
 Environment: KAFKA_BROKERS (default localhost:9092), KAFKA_WORKER_GROUP
@@ -103,6 +119,8 @@ export interface WorkerOptions {
   json: boolean;
   /** Test hook: predicts of batches holding this id throw. */
   testPoisonId?: string;
+  /** Where the endpoints listen; null for none. */
+  http: HttpAddress | null;
 }
 
 /** The options of parsed worker flags. */
@@ -117,6 +135,7 @@ export function workerOptions(flags: FlagValues<typeof WORKER_CLI>): WorkerOptio
     statusIntervalS: flags["status-interval"],
     json: flags.json,
     testPoisonId: flags["test-poison-id"],
+    http: parseHttpAddress(flags.http),
   };
 }
 
@@ -145,31 +164,80 @@ function poisonHook<T>(
   };
 }
 
-/** The worker's model, from the model topic or --model, kept up to date (model_follower.ts). */
+/**
+ * The worker's model, from the model topic or --model, kept up to date
+ * (model_follower.ts); its events go to the log, its version and refusals
+ * to the metrics.
+ */
 function followModels(
   o: WorkerOptions,
-  kafka: Kafka,
-  worker: string,
-  topic: string,
-  log: EventLog<WorkerEvents>,
+  w: {
+    kafka: Kafka;
+    worker: string;
+    topic: string;
+    log: EventLog<WorkerEvents>;
+    obs: Observability;
+  },
 ): Promise<ModelFollower> {
   return startModelFollower({
-    kafka,
-    topic,
+    kafka: w.kafka,
+    topic: w.topic,
     name: o.modelName,
-    worker,
+    worker: w.worker,
     fallbackDir: o.modelDir,
     pin: o.pin,
     // WorkerEvents includes ModelEvents: a model event is a worker event.
-    log: (event, fields) => log(event, fields as WorkerEvents[typeof event]),
+    log: (event, fields) => w.log(event, fields as WorkerEvents[typeof event]),
+    hooks: {
+      loaded: (version) => w.obs.modelLoaded(version),
+      refused: (code) => w.obs.metrics.countModelRefused(code),
+    },
   });
 }
 
 // The one place the mode is chosen: nothing else asks whether it is naive.
-function chooseStrategy(o: WorkerOptions, deps: StrategyDeps, consumer: Consumer): ServeStrategy {
-  return o.maxBatch > 1
-    ? microBatchStrategy(deps, o)
-    : naiveStrategy(deps, (offsets) => consumer.commitOffsets(offsets));
+function chooseStrategy(
+  o: WorkerOptions,
+  deps: StrategyDeps,
+  consumer: Consumer,
+  obs: Observability,
+): ServeStrategy {
+  return o.maxBatch > 1 ? microBatchStrategy(deps, o) : naiveStrategy(deps, async (offsets) => {
+    await consumer.commitOffsets(offsets);
+    countCommitted(obs.metrics, offsets);
+  });
+}
+
+/** The worker's event log: JSON lines with --json, else text lines with its settings. */
+function workerLog(
+  o: WorkerOptions,
+  config: Config,
+  id: string,
+  partitionCount: number,
+): EventLog<WorkerEvents> {
+  return createEventLog<WorkerEvents>({
+    json: o.json,
+    text: workerEventText({
+      worker: id,
+      group: config.workerGroup,
+      requests: config.topics.requests,
+      responses: config.topics.responses,
+      partitionCount,
+      maxBatch: o.maxBatch,
+      maxWaitMs: o.maxWaitMs,
+    }),
+  });
+}
+
+function workerConsumer(kafka: Kafka, groupId: string): Consumer {
+  return kafka.consumer({
+    groupId,
+    sessionTimeout: 10_000,
+    heartbeatInterval: 2_000,
+    rebalanceTimeout: 30_000,
+    maxWaitTimeInMs: 100,
+    maxBytesPerPartition: 512 * 1024,
+  });
 }
 
 /**
@@ -180,39 +248,31 @@ function chooseStrategy(o: WorkerOptions, deps: StrategyDeps, consumer: Consumer
  * any point loses no request: another one serves it again.
  */
 export async function startWorker(o: WorkerOptions, config: Config): Promise<RunningWorker> {
+  // Listening before the model loads: /healthz answers and /readyz says what is awaited.
+  const obs = startObservability(o.http);
   await useBackend("wasm");
   const id = `${Deno.hostname()}-${Deno.pid}`;
   const kafka = await createKafka(config.kafka, `worker-${id}`);
   const { created, requestPartitions } = await prepareTopics(kafka, config.topics, o.partitions);
-  const log = createEventLog<WorkerEvents>({
-    json: o.json,
-    text: workerEventText({
-      worker: id,
-      group: config.workerGroup,
-      requests: config.topics.requests,
-      responses: config.topics.responses,
-      partitionCount: requestPartitions,
-      maxBatch: o.maxBatch,
-      maxWaitMs: o.maxWaitMs,
-    }),
-  });
+  const log = workerLog(o, config, id, requestPartitions);
+  if (obs.address) log("http", { http: obs.address });
   if (created.length) log("topics_created", { topics: created });
   // Checked and warmed up by its smoke batch before the consumer joins.
-  const models = await followModels(o, kafka, id, config.modelTopic, log);
+  const models = await followModels(o, { kafka, worker: id, topic: config.modelTopic, log, obs });
 
   const producer = idempotentProducer(kafka, (e) => log("producer_reset", { error: String(e) }));
-  const consumer = kafka.consumer({
-    groupId: config.workerGroup,
-    sessionTimeout: 10_000,
-    heartbeatInterval: 2_000,
-    rebalanceTimeout: 30_000,
-    maxWaitTimeInMs: 100,
-    maxBytesPerPartition: 512 * 1024,
-  });
-  const who = { worker: id, model: models.slot.current().version, group: config.workerGroup };
+  const consumer = workerConsumer(kafka, config.workerGroup);
+  const who = {
+    worker: id,
+    model: models.slot.current().version,
+    group: config.workerGroup,
+    http: obs.address ?? null,
+  };
   logGroupEvents(consumer, { ...who, topic: config.topics.requests }, requestPartitions, log);
+  trackConsumer(consumer, config.topics.requests, obs);
   // Producer first: the "ready" event of the first group join promises a worker that can reply.
   await producer.connect();
+  obs.state.producerConnected = true;
   await consumer.connect();
   await consumer.subscribe({ topic: config.topics.requests, fromBeginning: true });
 
@@ -222,35 +282,43 @@ export async function startWorker(o: WorkerOptions, config: Config): Promise<Run
     const summary = badInput.summary(Date.now());
     if (summary) log("bad_request_summary", summary);
   }, BAD_INPUT_SUMMARY_MS);
-  const strategy = chooseStrategy(o, {
-    worker: id,
-    // One model per predict, read from the slot: a swap lands between two batches.
-    predict: poisonHook(
-      o.testPoisonId,
-      (items) => models.slot.use((m) => predictScored(m, items.map((i) => i.image))),
-    ),
-    send: publicationSender(producer, config.topics),
-    policy: RETRY_POLICY,
-    onRetry: (partition, r) => log("batch_retry", { partition, ...r, error: String(r.error) }),
-    onPoison: (partition, messages, attempts, e) =>
-      log("batch_poison", { partition, messages, attempts, error: String(e) }),
-    onDropped: (partition, offset, e) =>
-      log("request_dropped", { partition, offset, error: String(e) }),
-    onServed(partition, count, served) {
-      counts.processed += count;
-      counts.errors += served.errors.length;
-      for (const e of served.errors) {
-        if (badInput.note(e.code)) {
-          log("bad_request", { code: e.code, message: e.message, partition });
+  // One model per predict, read from the slot: a swap lands between two batches.
+  const observed = observedPredict(
+    (images) => models.slot.use((m) => predictScored(m, images)),
+    obs.metrics,
+  );
+  const strategy = chooseStrategy(
+    o,
+    {
+      worker: id,
+      predict: poisonHook(o.testPoisonId, (items) => observed(items.map((i) => i.image))),
+      send: publicationSender(producer, config.topics),
+      policy: RETRY_POLICY,
+      onRetry: (partition, r) => log("batch_retry", { partition, ...r, error: String(r.error) }),
+      onPoison: (partition, messages, attempts, e) =>
+        log("batch_poison", { partition, messages, attempts, error: String(e) }),
+      onDropped: (partition, offset, e) =>
+        log("request_dropped", { partition, offset, error: String(e) }),
+      onServed(partition, count, served) {
+        counts.processed += count;
+        counts.errors += served.errors.length;
+        countOutcomes(obs.metrics, served.outcomes);
+        for (const e of served.errors) {
+          if (badInput.note(e.code)) {
+            log("bad_request", { code: e.code, message: e.message, partition });
+          }
         }
-      }
+      },
     },
-  }, consumer);
+    consumer,
+    obs,
+  );
   const loop = await serveLoop(consumer, {
     topic: config.topics.requests,
     partitions: requestPartitions,
     strategy,
     log,
+    metrics: obs.metrics,
   });
   const stopStatus = startStatusTimer(
     counts,
@@ -267,11 +335,13 @@ export async function startWorker(o: WorkerOptions, config: Config): Promise<Run
     // while still a group member, then leave so partitions move on, then
     // disconnect the producer that the last batches needed.
     stopping ??= (async () => {
+      obs.state.stopping = true; // /readyz says 503 at once; /healthz answers to the end
       stopStatus();
       clearInterval(summaries);
       await loop.stop();
       await consumer.disconnect();
       await producer.disconnect();
+      await obs.close();
       await models.stop();
       log("stopped", { ...counts });
       resolveStopped();
@@ -284,7 +354,7 @@ export async function startWorker(o: WorkerOptions, config: Config): Promise<Run
 async function main(): Promise<void> {
   const flags = parseCli(Deno.args, WORKER_CLI);
   if (!flags) return;
-  (await import("../shared/fs/path_access.ts")).requireReadable("worker", "--model", flags.model);
+  requireReadable("worker", "--model", flags.model);
   const worker = await startWorker(workerOptions(flags), loadConfig());
   const onSignal = () => void worker.stop();
   Deno.addSignalListener("SIGINT", onSignal);
