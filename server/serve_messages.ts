@@ -9,6 +9,7 @@ import {
   idFromKey,
   INTERNAL_ERROR,
   type Prediction,
+  replyIdOf,
 } from "../shared/protocol/schema.ts";
 import { deadLetter, type Source } from "./dead_letter.ts";
 import type { Outcome } from "./worker_metrics.ts";
@@ -79,9 +80,6 @@ export function prediction(
   };
 }
 
-/** Decoding errors found before the JSON is read: the key is then the only id there is. */
-const UNREAD: ReadonlySet<string> = new Set(["too_large", "invalid_utf8"]);
-
 function errorReply(id: string, error: { code: string; message: string }): OutMessage {
   return {
     key: id,
@@ -130,7 +128,7 @@ export async function serveMessages(
       good.push({ request: r.value, key: m.key as Buffer | null });
       continue;
     }
-    const id = r.id ?? (UNREAD.has(r.error.code) ? idFromKey(m.key) : undefined);
+    const id = replyIdOf(r.error.code, r.id, m.key);
     refuse(served, m, r.error, id, ctx);
   }
   if (good.length > 0) {

@@ -347,6 +347,27 @@ export function decodeResponse(bytes: Uint8Array | null | undefined): Decoded<Re
   };
 }
 
+/** Errors found before a request's JSON is read: its key is then the only id there is. */
+export const UNREAD_ERRORS: ReadonlySet<string> = new Set(["too_large", "invalid_utf8"]);
+
+/**
+ * The id an error reply to a refused request goes to: the id read from its
+ * JSON, else (when it was refused before its JSON was read) its key if that
+ * is a valid id, else none.
+ *
+ * @example
+ * ```ts
+ * replyIdOf("too_large", undefined, key); // the key, when it is a valid id
+ * ```
+ */
+export function replyIdOf(
+  code: string,
+  readId: string | undefined,
+  key: Uint8Array | string | null | undefined,
+): string | undefined {
+  return readId ?? (UNREAD_ERRORS.has(code) ? idFromKey(key) : undefined);
+}
+
 /**
  * The request id a message key holds, or undefined when the key is no valid
  * id. The schema keys each request by its id, so a request refused before
