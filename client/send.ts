@@ -30,6 +30,8 @@ Usage: deno task client:send [options]
   --run-id ID          prefix of request ids (default: random); ids are <run-id>-<n>
   --ledger FILE        append id,label of each request here, for client:receive's accuracy
                        (default results/sent.csv; 'none' to skip)
+  --reply-to TOPIC     ask for the answers on TOPIC (it must start with KAFKA_REPLY_TOPIC_PREFIX,
+                       default analysis-responses.) instead of the shared response topic
   -h, --help           this help
 `;
 
@@ -44,6 +46,8 @@ export interface SendOptions {
   ledger?: string;
   /** A prefix for ids, unique per run. */
   runId?: string;
+  /** The reply topic each request names (`reply_to`); default: the shared one. */
+  replyTo?: string;
   signal?: AbortSignal;
   onProgress?(sent: number, acked: number): void;
 }
@@ -121,6 +125,7 @@ export async function sendRequests(
             image: o.set.images.subarray(index * IMAGE_BYTES, (index + 1) * IMAGE_BYTES),
             sent_at: Date.now(),
             ...(o.withLabels ? { label } : {}),
+            ...(o.replyTo ? { reply_to: o.replyTo } : {}),
           })),
         };
       });
@@ -158,6 +163,7 @@ async function main(): Promise<void> {
     "no-labels": { type: "boolean" },
     ledger: { type: "string" },
     "run-id": { type: "string" },
+    "reply-to": { type: "string" },
   }, USAGE);
   if (!flags) return;
   const count = intFlag(flags.count, "count", Number.MAX_SAFE_INTEGER, 1);
@@ -179,6 +185,15 @@ async function main(): Promise<void> {
     );
   }
   const config = loadConfig();
+  const replyTo = flags["reply-to"];
+  if (
+    replyTo !== undefined &&
+    (!replyTo.startsWith(config.replyTopicPrefix) || replyTo === config.replyTopicPrefix)
+  ) {
+    throw new UsageError(
+      `--reply-to expects a topic starting with '${config.replyTopicPrefix}', got '${replyTo}'`,
+    );
+  }
   const set = await loadSource(flags, config);
   const ledger = flags.ledger === "none" ? undefined : flags.ledger ?? "results/sent.csv";
   if (ledger === "results/sent.csv") await Deno.mkdir("results", { recursive: true });
@@ -210,6 +225,7 @@ async function main(): Promise<void> {
       withLabels: !flags["no-labels"],
       ledger,
       runId: flags["run-id"],
+      replyTo,
       signal: abort.signal,
       onProgress(sent, acked) {
         line.update(`sent ${sent}${total}, acknowledged ${acked}`);

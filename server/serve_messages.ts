@@ -19,7 +19,10 @@ export interface OutMessage {
 
 /** What serving a batch of requests produced. */
 export interface Served {
+  /** Answers for the shared response topic. */
   responses: OutMessage[];
+  /** Answers for requests that named a valid `reply_to`, by topic. */
+  replies: Map<string, OutMessage[]>;
   deadLetters: OutMessage[];
   errors: CodecError[];
 }
@@ -29,6 +32,8 @@ export interface ServeContext {
   partition: number;
   model: string;
   worker: string;
+  /** A valid request's `reply_to` must start with this (KAFKA_REPLY_TOPIC_PREFIX). */
+  replyTopicPrefix?: string;
   /** Classifies images, in order; e.g. a MicroBatcher's submit. */
   classify(images: Uint8Array[]): Promise<Float32Array[]>;
 }
@@ -71,9 +76,9 @@ export async function serveMessages(
 ): Promise<Served> {
   const receivedAt = Date.now();
   const good: { request: ClassifyRequest; key: Buffer | null }[] = [];
-  const served: Served = { responses: [], deadLetters: [], errors: [] };
+  const served: Served = { responses: [], replies: new Map(), deadLetters: [], errors: [] };
   for (const m of messages) {
-    const r = decodeRequest(m.value);
+    const r = decodeRequest(m.value, ctx.replyTopicPrefix);
     if (r.ok) {
       good.push({ request: r.value, key: m.key as Buffer | null });
       continue;
@@ -96,10 +101,13 @@ export async function serveMessages(
   if (good.length > 0) {
     const probs = await ctx.classify(good.map((g) => g.request.image));
     good.forEach((g, i) => {
-      served.responses.push({
+      const answer = {
         key: g.request.id,
         value: asBuffer(encodeResponse(prediction(g.request, probs[i], ctx, receivedAt))),
-      });
+      };
+      const to = g.request.reply_to;
+      if (to === undefined) served.responses.push(answer);
+      else served.replies.set(to, [...(served.replies.get(to) ?? []), answer]);
     });
   }
   return served;

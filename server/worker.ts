@@ -40,6 +40,8 @@ Environment: KAFKA_BROKERS (default localhost:9092), KAFKA_WORKER_GROUP
 /** What serving one partition batch leaves to publish and commit. */
 interface Publication {
   responses: OutMessage[];
+  /** Answers to requests with a reply_to, by topic. */
+  replies: Map<string, OutMessage[]>;
   deadLetters: OutMessage[];
   commit: { topic: string; partition: number; offset: string };
 }
@@ -164,6 +166,9 @@ export async function startWorker(o: WorkerOptions, config: Config): Promise<Run
     const responses = items.flatMap((i) => i.responses);
     const deadLetters = items.flatMap((i) => i.deadLetters);
     const topicMessages = [{ topic: config.topics.responses, messages: responses }];
+    for (const i of items) {
+      for (const [topic, messages] of i.replies) topicMessages.push({ topic, messages });
+    }
     if (deadLetters.length) topicMessages.push({ topic: config.topics.dlq, messages: deadLetters });
     await producer.sendBatch({ topicMessages, acks: -1 });
     if (o.maxBatch > 1) {
@@ -200,6 +205,7 @@ export async function startWorker(o: WorkerOptions, config: Config): Promise<Run
       partition,
       model: version,
       worker: id,
+      replyTopicPrefix: config.replyTopicPrefix,
       classify: (images) => {
         const results = batcher.submit(images);
         onSubmitted();
@@ -209,6 +215,7 @@ export async function startWorker(o: WorkerOptions, config: Config): Promise<Run
     const last = messages[messages.length - 1].offset;
     const work: Publication = {
       responses: served.responses,
+      replies: served.replies,
       deadLetters: served.deadLetters,
       commit: { topic, partition, offset: (BigInt(last) + 1n).toString() },
     };

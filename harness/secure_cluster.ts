@@ -1,0 +1,57 @@
+/**
+ * The secure local cluster for tests, the demo and benchmarks: started
+ * through `deno task kafka:start --secure` when it does not answer, and
+ * per-run topics with the environment of each principal.
+ */
+import { type Config, parseConfig, readSecretFile } from "../shared/config.ts";
+import { brokerAnswers } from "../shared/kafka/connection.ts";
+import { type Principal, secureEnv } from "../local_broker/secure_config.ts";
+import { runTask } from "./deno_task.ts";
+
+let started = false;
+
+/** The admin's configuration of the secure cluster (reads the admin password file). */
+export function secureAdminConfig(): Config {
+  return parseConfig(secureEnv("admin"), readSecretFile);
+}
+
+/** Makes sure the secure cluster answers (as admin), starting it if needed. */
+export async function ensureSecureBroker(): Promise<void> {
+  const answers = await Deno.stat(secureEnv("admin").KAFKA_SASL_PASSWORD_FILE).then(
+    () => brokerAnswers(secureAdminConfig().kafka),
+    () => false,
+  );
+  if (answers) return;
+  await runTask("kafka:start", ["--secure"]);
+  started = true;
+}
+
+/** Stops the secure cluster if ensureSecureBroker() started it. */
+export async function releaseSecureBroker(): Promise<void> {
+  if (started) await runTask("kafka:stop", ["--secure"]);
+  started = false;
+}
+
+/** Topics, groups and the reply prefix of one run on the secure cluster. */
+export interface SecureService {
+  /** Names shared by every principal (topics, worker group, reply prefix). */
+  names: Record<string, string>;
+  /** The environment of a process that runs as `principal`. */
+  env(principal: Principal): Record<string, string>;
+  /** The configuration of `principal`, for the test process itself. */
+  config(principal: Principal): Config;
+}
+
+/** Unique names for this run, as environment and configuration per principal. */
+export function secureService(name: string): SecureService {
+  const tag = `${name}-${crypto.randomUUID().slice(0, 8)}`;
+  const names = {
+    KAFKA_REQUEST_TOPIC: `sec-${tag}-requests`,
+    KAFKA_RESPONSE_TOPIC: `sec-${tag}-responses`,
+    KAFKA_DLQ_TOPIC: `sec-${tag}-dlq`,
+    KAFKA_WORKER_GROUP: `sec-${tag}-workers`,
+    KAFKA_REPLY_TOPIC_PREFIX: `sec-${tag}-replies.`,
+  };
+  const env = (principal: Principal) => ({ ...secureEnv(principal), ...names });
+  return { names, env, config: (p) => parseConfig(env(p), readSecretFile) };
+}
