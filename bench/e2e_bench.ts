@@ -10,26 +10,48 @@ import { sendRequests } from "../client/send.ts";
 import { writeFileAtomic } from "../shared/fs/atomic_write.ts";
 import { intFlag, parseFlags } from "../shared/cli/legacy_flags.ts";
 import { runMain } from "../shared/cli/run_main.ts";
-import { type Config, parseConfig } from "../shared/config.ts";
+import { type Config, parseConfig, readSecretFile } from "../shared/config.ts";
 import { loadFashionMnist, SYSTEM_DATA_DIR } from "../shared/data/dataset_files.ts";
 import { runTask, startTaskUntil, type TaskProcess } from "../harness/deno_task.ts";
 import type { ImageSet } from "../shared/data/idx.ts";
+import type { Admin } from "kafkajs";
 import { brokerAnswers, createKafka } from "../shared/kafka/connection.ts";
 import { idempotentProducer } from "../shared/kafka/producer.ts";
 import { pinGroupStart } from "../shared/kafka/consumer.ts";
 import { ensureTopics } from "../server/topics.ts";
+import { applyAcls } from "../security/acls.ts";
+import { ensureSecureBroker, releaseSecureBroker } from "../harness/secure_cluster.ts";
+import { type Principal, secureEnv } from "../local_broker/secure_config.ts";
 import { machineDescription } from "./machine.ts";
 
 const USAGE = `
 Benchmark the service end to end through a real Kafka broker on this machine.
 
-Usage: deno task bench:e2e [--count N] [--latency-seconds S] [--soak N] [--model DIR]
+Usage: deno task bench:e2e [--count N] [--latency-seconds S] [--soak N] [--model DIR] [--secure]
   --count N            requests per throughput run (default 20000)
   --latency-seconds S  length of each run at 1,000 requests/s (default 10)
   --soak N             requests in the soak run that watches worker memory (default 100000; 0 skips)
   --model DIR          model to serve (default artifacts/model)
+  --secure             instead: the cost of security, micro-batch with 1 worker on the
+                       plaintext broker and on the secure one (TLS + SCRAM-SHA-512 + ACLs,
+                       kafka:start --secure; worker and client as their own principals),
+                       in the same run; writes bench/results/e2e_secure.json
 Writes bench/results/e2e.json. Starts a broker if none answers (and stops it after).
 `;
+
+/** A cluster to measure on, and the environment of each principal there. */
+interface Target {
+  name: string;
+  secure: boolean;
+  env(principal: Principal): Record<string, string>;
+}
+
+const PLAINTEXT: Target = { name: "plaintext", secure: false, env: () => ({}) };
+const SECURE: Target = {
+  name: "TLS + SCRAM-SHA-512",
+  secure: true,
+  env: (principal) => secureEnv(principal),
+};
 
 interface Scenario {
   name: string;
@@ -55,15 +77,33 @@ interface Row {
   latency_answered: number;
 }
 
-function uniqueTopics(tag: string): { config: Config; env: Record<string, string> } {
+/** This run's topics on `target`: the admin's and client's config, the worker's env. */
+function uniqueTopics(tag: string, target: Target = PLAINTEXT) {
   const id = `${tag}-${crypto.randomUUID().slice(0, 6)}`;
-  const env = {
+  const names = {
     KAFKA_REQUEST_TOPIC: `bench-${id}-requests`,
     KAFKA_RESPONSE_TOPIC: `bench-${id}-responses`,
     KAFKA_DLQ_TOPIC: `bench-${id}-dlq`,
     KAFKA_WORKER_GROUP: `bench-${id}-workers`,
   };
-  return { config: parseConfig(env), env };
+  const config = (p: Principal) => parseConfig({ ...target.env(p), ...names }, readSecretFile);
+  return {
+    admin: config("admin"),
+    config: config("client"),
+    env: { ...target.env("worker"), ...names },
+  };
+}
+
+/** The run's topics, and on the secure cluster the ACLs of each role for them. */
+async function prepareTopics(admin: Admin, config: Config, target: Target): Promise<void> {
+  if (!target.secure) return void await ensureTopics(admin, config.topics, 6);
+  await applyAcls(admin, {
+    topics: config.topics,
+    workerGroup: config.workerGroup,
+    replyTopicPrefix: config.replyTopicPrefix,
+    clientGroupPrefix: "fashion-receiver",
+    tenants: [],
+  }, 6);
 }
 
 async function startWorkers(
@@ -92,7 +132,8 @@ async function run(
 ) {
   const kafka = await createKafka(config.kafka, `bench-${runId}`);
   const producer = idempotentProducer(kafka);
-  const group = `bench-receiver-${runId}`;
+  // The client principal may use groups of this prefix only (docs/security.md).
+  const group = `fashion-receiver-bench-${runId}`;
   await pinGroupStart(kafka, group, config.topics.responses);
   const consumer = kafka.consumer({ groupId: group, maxWaitTimeInMs: 20 });
   await Promise.all([producer.connect(), consumer.connect()]);
@@ -120,12 +161,16 @@ async function scenario(
   s: Scenario,
   set: ImageSet,
   o: { count: number; latencySeconds: number; model: string },
+  target: Target = PLAINTEXT,
 ): Promise<Row> {
-  const { config, env } = uniqueTopics(s.name.replace(/[^a-z0-9]+/g, "-"));
-  const kafka = await createKafka(config.kafka, "bench-admin");
+  const { admin: adminConfig, config, env } = uniqueTopics(
+    s.name.replace(/[^a-z0-9]+/g, "-"),
+    target,
+  );
+  const kafka = await createKafka(adminConfig.kafka, "bench-admin");
   const admin = kafka.admin();
   await admin.connect();
-  await ensureTopics(admin, config.topics, 6);
+  await prepareTopics(admin, config, target);
   const workers = await startWorkers(s.workers, env, [
     "--model",
     o.model,
@@ -145,7 +190,7 @@ async function scenario(
       ? await run(config, set, latencyCount, 1000, `lat${tag}`)
       : { latencyMs: { p50: NaN, p95: NaN, p99: NaN }, received: 0 };
     const row: Row = {
-      scenario: s.name,
+      scenario: target.secure ? `${s.name}, ${target.name}` : s.name,
       workers: s.workers,
       max_batch: s.maxBatch,
       throughput_per_s: tput.throughput,
@@ -155,7 +200,7 @@ async function scenario(
       latency_answered: lat.received,
     };
     console.error(
-      `${s.name}: ${row.throughput_per_s.toFixed(0)} images/s; ` +
+      `${row.scenario}: ${row.throughput_per_s.toFixed(0)} images/s; ` +
         (sustains
           ? `at 1,000/s p50 ${lat.latencyMs.p50.toFixed(1)} ms, p99 ${
             lat.latencyMs.p99.toFixed(1)
@@ -222,6 +267,7 @@ async function main(): Promise<void> {
     "latency-seconds": { type: "string" },
     soak: { type: "string" },
     model: { type: "string" },
+    secure: { type: "boolean" },
   }, USAGE);
   if (!flags) return;
   const o = {
@@ -233,6 +279,7 @@ async function main(): Promise<void> {
   await Deno.stat(`${o.model}/model.json`).catch(() => {
     throw new Error(`No model at ${o.model}: run 'deno task train' first or pass --model DIR`);
   });
+  if (flags.secure) return await secureCost(o);
   const started = !(await brokerAnswers(parseConfig({}).kafka));
   if (started) await runTask("kafka:start");
   try {
@@ -302,6 +349,58 @@ async function main(): Promise<void> {
     await writeFileAtomic("bench/results/e2e.json", JSON.stringify(result, null, 2) + "\n");
     console.log("written: bench/results/e2e.json");
   } finally {
+    if (started) await runTask("kafka:stop");
+  }
+}
+
+/**
+ * The cost of security: the same scenario on the plaintext broker and on
+ * the secure one, in one run, so both see the same machine load.
+ */
+async function secureCost(o: { count: number; latencySeconds: number; model: string }) {
+  const started = !(await brokerAnswers(parseConfig({}).kafka));
+  if (started) await runTask("kafka:start");
+  await ensureSecureBroker();
+  try {
+    const set = await loadFashionMnist(SYSTEM_DATA_DIR, "test");
+    const s = SCENARIOS.find((x) => x.name === "micro-batch, 1 worker")!;
+    const rows: Row[] = [];
+    for (const target of [PLAINTEXT, SECURE]) rows.push(await scenario(s, set, o, target));
+    const [plain, secure] = rows;
+    const result = {
+      machine: machineDescription(),
+      versions: {
+        deno: Deno.version.deno,
+        tfjs: tf.version.tfjs,
+        kafka: "4.1.1",
+        kafkajs: "2.2.4",
+      },
+      command: "deno task bench:e2e --secure",
+      requests_per_throughput_run: o.count,
+      rows,
+      secure_over_plaintext: {
+        throughput: secure.throughput_per_s / plain.throughput_per_s,
+        p99: secure.latency_at_1000_per_s_ms.p99 / plain.latency_at_1000_per_s_ms.p99,
+      },
+    };
+    console.log("| cluster | images/s (max, end to end) | p50 ms @1000/s | p95 ms | p99 ms |");
+    console.log("| --- | --- | --- | --- | --- |");
+    for (
+      const [name, r] of [["plaintext", plain], ["TLS + SCRAM-SHA-512 + ACLs", secure]] as const
+    ) {
+      const l = r.latency_at_1000_per_s_ms;
+      const ms = (v: number) => Number.isFinite(v) ? v.toFixed(1) : "saturated";
+      console.log(
+        `| ${name} | ${r.throughput_per_s.toFixed(0)} | ${ms(l.p50)} | ${ms(l.p95)} | ${
+          ms(l.p99)
+        } |`,
+      );
+    }
+    await Deno.mkdir("bench/results", { recursive: true });
+    await writeFileAtomic("bench/results/e2e_secure.json", JSON.stringify(result, null, 2) + "\n");
+    console.log("written: bench/results/e2e_secure.json");
+  } finally {
+    await releaseSecureBroker();
     if (started) await runTask("kafka:stop");
   }
 }

@@ -78,6 +78,20 @@ export async function applyAcls(
   plan: PlanInput,
   partitions: number,
 ): Promise<Grant[]> {
+  await createTopics(admin, plan, partitions).catch(async (e) => {
+    // Seen once on a just-formatted broker: kafkajs's wait for the new
+    // topics' leaders gave up with "does not host this topic-partition".
+    // The topics were made; a second pass finds them and goes on.
+    console.error(`topic creation: ${(e as Error).message}; trying once more`);
+    await new Promise((r) => setTimeout(r, 1000));
+    await createTopics(admin, plan, partitions);
+  });
+  const grants = aclPlan(plan);
+  await admin.createAcls({ acl: grants.map(binding) });
+  return grants;
+}
+
+async function createTopics(admin: Admin, plan: PlanInput, partitions: number): Promise<void> {
   await ensureTopics(admin, plan.topics, partitions);
   const existing = new Set(await admin.listTopics());
   const replies = plan.tenants.map((t) => tenantReplyTopic(plan.replyTopicPrefix, t))
@@ -88,9 +102,6 @@ export async function applyAcls(
       topics: replies.map((topic) => ({ topic, numPartitions: partitions })),
     });
   }
-  const grants = aclPlan(plan);
-  await admin.createAcls({ acl: grants.map(binding) });
-  return grants;
 }
 
 async function main(): Promise<void> {

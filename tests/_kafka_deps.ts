@@ -22,3 +22,12 @@ export {
   restartReceiver,
 } from "../harness/chaos_cases.ts";
 export * from "../harness/service.ts";
+export {
+  ensureSecureBroker,
+  releaseSecureBroker,
+  secureAdminConfig,
+  secureService,
+} from "../harness/secure_cluster.ts";
+export { brokerAnswers, createKafka } from "../shared/kafka/connection.ts";
+export { makeCa } from "../local_broker/certificates.ts";
+export { runTask, startTask } from "../harness/deno_task.ts";
