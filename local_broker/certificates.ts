@@ -103,8 +103,14 @@ async function makeBrokerStores(dir: string, passFile: string): Promise<void> {
     "eku=serverAuth,clientAuth",
   ], "Signing the broker certificate");
   const ca = ["-file", `${dir}/ca.pem`, "-noprompt"];
-  await keytool(["-importcert", "-alias", "ca", "-keystore", `${dir}/broker.p12`, ...store, ...ca], "Chaining the CA");
-  await keytool(["-importcert", ...broker, "-file", `${dir}/broker.crt`], "Importing the broker certificate");
+  await keytool(
+    ["-importcert", "-alias", "ca", "-keystore", `${dir}/broker.p12`, ...store, ...ca],
+    "Chaining the CA",
+  );
+  await keytool(
+    ["-importcert", ...broker, "-file", `${dir}/broker.crt`],
+    "Importing the broker certificate",
+  );
   await keytool(
     ["-importcert", "-alias", "ca", "-keystore", `${dir}/truststore.p12`, ...store, ...ca],
     "Building the trust store",
