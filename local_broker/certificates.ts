@@ -25,17 +25,11 @@ async function keytool(args: string[], what: string): Promise<void> {
   }
 }
 
-/**
- * Makes a self-signed CA in `dir` (ca.p12 with its key, ca.pem) named `cn`;
- * the store password is read from `passFile`. Tests use it for a second,
- * untrusted CA as well.
- */
-export async function makeCa(dir: string, cn: string, passFile: string): Promise<string> {
-  const store = ["-storetype", "PKCS12", "-storepass:file", passFile];
-  await keytool([
+/** An RSA 2048 key with a self-signed certificate for `cn`, valid ten years, in `store`. */
+function genKeyPair(store: string[], cn: string, ext: string, what: string): Promise<void> {
+  return keytool([
     "-genkeypair",
-    "-alias",
-    "ca",
+    ...store,
     "-keyalg",
     "RSA",
     "-keysize",
@@ -45,11 +39,18 @@ export async function makeCa(dir: string, cn: string, passFile: string): Promise
     "-dname",
     `CN=${cn}`,
     "-ext",
-    "bc:c",
-    "-keystore",
-    `${dir}/ca.p12`,
-    ...store,
-  ], "Making the CA");
+    ext,
+  ], `Making ${what}`);
+}
+
+/**
+ * Makes a self-signed CA in `dir` (ca.p12 with its key, ca.pem) named `cn`;
+ * the store password is read from `passFile`. Tests use it for a second,
+ * untrusted CA as well.
+ */
+export async function makeCa(dir: string, cn: string, passFile: string): Promise<string> {
+  const store = ["-storetype", "PKCS12", "-storepass:file", passFile];
+  await genKeyPair(["-alias", "ca", "-keystore", `${dir}/ca.p12`, ...store], cn, "bc:c", "the CA");
   await keytool([
     "-exportcert",
     "-rfc",
@@ -68,20 +69,7 @@ export async function makeCa(dir: string, cn: string, passFile: string): Promise
 async function makeBrokerStores(dir: string, passFile: string): Promise<void> {
   const store = ["-storetype", "PKCS12", "-storepass:file", passFile];
   const broker = ["-alias", "broker", "-keystore", `${dir}/broker.p12`, ...store];
-  await keytool([
-    "-genkeypair",
-    ...broker,
-    "-keyalg",
-    "RSA",
-    "-keysize",
-    "2048",
-    "-validity",
-    "3650",
-    "-dname",
-    "CN=localhost",
-    "-ext",
-    SAN,
-  ], "Making the broker key");
+  await genKeyPair(broker, "localhost", SAN, "the broker key");
   await keytool(["-certreq", ...broker, "-file", `${dir}/broker.csr`], "Requesting a certificate");
   await keytool([
     "-gencert",

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { CREDENTIALS_DIR, SECURE_ROOT } from "../local_broker/secure_config.ts";
 import type { KafkaSettings } from "../shared/config.ts";
-import type { Consumer } from "kafkajs";
+import type { Kafka } from "kafkajs";
 import { hasPermissions, needsPermissions, tempDir } from "./_support.ts";
 
 // Loaded only when the tests may run: see _kafka_deps.ts.
@@ -50,21 +50,33 @@ function kafkaType(e: unknown): string | undefined {
 }
 
 /**
- * The error that stops a consumer of `topic`: subscribing alone checks only
- * that the topic may be described, so it joins and fetches until refused.
+ * The error that stops a consumer of `topic` in `groupId`: subscribing
+ * alone checks only that the topic may be described, so it joins and
+ * fetches until refused.
  */
-async function consumerRefusal(consumer: Consumer, topic: string, what: string): Promise<Error> {
+async function consumerRefusal(
+  kafka: Kafka,
+  groupId: string,
+  topic: string,
+  what: string,
+): Promise<Error> {
+  const consumer = kafka.consumer({ groupId, retry: { retries: 0 } });
   const crashed = new Promise<never>((_, reject) =>
     consumer.on(consumer.events.CRASH, ({ payload }) => reject(payload.error))
   );
-  return await refusal(
-    (async () => {
-      await consumer.subscribe({ topic, fromBeginning: true });
-      await consumer.run({ eachMessage: () => Promise.resolve() });
-      await crashed;
-    })(),
-    what,
-  );
+  await consumer.connect();
+  try {
+    return await refusal(
+      (async () => {
+        await consumer.subscribe({ topic, fromBeginning: true });
+        await consumer.run({ eachMessage: () => Promise.resolve() });
+        await crashed;
+      })(),
+      what,
+    );
+  } finally {
+    await consumer.disconnect();
+  }
 }
 
 /** Waits (10 s at most) for the secure broker's authorizer to log a denial. */
@@ -208,14 +220,13 @@ Deno.test({
     const config = svc.config("client");
     const kafka = await createKafka(config.kafka, "client-break-in", { quiet: true, retries: 0 });
     await t.step("reading analysis-requests", async () => {
-      const consumer = kafka.consumer({ groupId: "fashion-receiver-steal", retry: { retries: 0 } });
-      await consumer.connect();
-      try {
-        const e = await consumerRefusal(consumer, config.topics.requests, "reading requests");
-        assert.equal(kafkaType(e), "TOPIC_AUTHORIZATION_FAILED", String(e));
-      } finally {
-        await consumer.disconnect();
-      }
+      const e = await consumerRefusal(
+        kafka,
+        "fashion-receiver-steal",
+        config.topics.requests,
+        "reading requests",
+      );
+      assert.equal(kafkaType(e), "TOPIC_AUTHORIZATION_FAILED", String(e));
     });
     await t.step("writing analysis-responses", async () => {
       const producer = kafka.producer({ retry: { retries: 0 } });
@@ -231,20 +242,19 @@ Deno.test({
       }
     });
     await t.step("joining the worker group", async () => {
-      const consumer = kafka.consumer({ groupId: config.workerGroup, retry: { retries: 0 } });
-      await consumer.connect();
-      try {
-        const e = await consumerRefusal(consumer, config.topics.responses, "joining the group");
-        // kafkajs reports a refused FindCoordinator as "Failed to find group
-        // coordinator" and drops the code; the broker's authorizer log says why.
-        assert.equal(e.name, "KafkaJSGroupCoordinatorNotFound", String(e));
-        await brokerDenied(
-          `User:client is Denied operation = DESCRIBE`,
-          `Group:LITERAL:${config.workerGroup}`,
-        );
-      } finally {
-        await consumer.disconnect();
-      }
+      const e = await consumerRefusal(
+        kafka,
+        config.workerGroup,
+        config.topics.responses,
+        "joining the group",
+      );
+      // kafkajs reports a refused FindCoordinator as "Failed to find group
+      // coordinator" and drops the code; the broker's authorizer log says why.
+      assert.equal(e.name, "KafkaJSGroupCoordinatorNotFound", String(e));
+      await brokerDenied(
+        `User:client is Denied operation = DESCRIBE`,
+        `Group:LITERAL:${config.workerGroup}`,
+      );
     });
   },
 });
@@ -289,18 +299,13 @@ Deno.test({
   async fn() {
     const config = svc.config("tenant-b");
     const kafka = await createKafka(config.kafka, "tenant-b", { quiet: true, retries: 0 });
-    const consumer = kafka.consumer({ groupId: "tenant-b-peek", retry: { retries: 0 } });
-    await consumer.connect();
-    try {
-      const e = await consumerRefusal(
-        consumer,
-        `${config.replyTopicPrefix}tenant-a`,
-        "reading another tenant's replies",
-      );
-      assert.equal(kafkaType(e), "TOPIC_AUTHORIZATION_FAILED", String(e));
-    } finally {
-      await consumer.disconnect();
-    }
+    const e = await consumerRefusal(
+      kafka,
+      "tenant-b-peek",
+      `${config.replyTopicPrefix}tenant-a`,
+      "reading another tenant's replies",
+    );
+    assert.equal(kafkaType(e), "TOPIC_AUTHORIZATION_FAILED", String(e));
   },
 });
 
