@@ -79,11 +79,14 @@ async function consumerRefusal(
   }
 }
 
-/** Waits (10 s at most) for the secure broker's authorizer to log a denial. */
+/** Waits (10 s at most) for a secure broker's authorizer to log a denial. */
 async function brokerDenied(who: string, resource: string): Promise<void> {
   const deadline = Date.now() + 10_000;
   for (;;) {
-    const log = await Deno.readTextFile(`${SECURE_ROOT}/node-1/broker.log`);
+    let log = "";
+    for (const n of [1, 2, 3]) {
+      log += await Deno.readTextFile(`${SECURE_ROOT}/node-${n}/broker.log`).catch(() => "");
+    }
     if (log.split("\n").some((l) => l.includes(who) && l.includes(`on resource = ${resource} `))) {
       return;
     }
