@@ -3,41 +3,50 @@
  * labelled test images sent and received, a summary; then it stops what it
  * started. Run `deno task demo --help`.
  */
-import { intFlag, parseFlags } from "./shared/cli/legacy_flags.ts";
+import { type CliSpec, parseCli } from "./shared/cli/flags.ts";
 import { runMain } from "./shared/cli/run_main.ts";
 import { loadConfig } from "./shared/config.ts";
+import { exists } from "./shared/fs/exists.ts";
 import { runTask, startTask, type TaskProcess } from "./harness/deno_task.ts";
+import { startWorker } from "./harness/worker_process.ts";
 import { brokerAnswers } from "./shared/kafka/connection.ts";
 import { ensureSecureBroker, releaseSecureBroker } from "./harness/secure_cluster.ts";
 import { type Principal, secureEnv } from "./local_broker/secure_config.ts";
 
-const USAGE = `
+const CLI = {
+  summary: `
 Run the whole service once: start (or reuse) Kafka, train a model if there is none,
 create the topics, start a worker, send labelled test images, receive every answer,
-print the summary, and stop what was started.
-
-Usage: deno task demo [--count N] [--rate R] [--secure]
-  --count N   images to classify (default 1000)
-  --rate R    requests per second (default: as fast as possible)
-  --secure    on the secure local cluster (kafka:start --secure: TLS, SCRAM-SHA-512, ACLs):
-              topics and ACLs by the admin (deno task acls), the worker and the clients
-              each as their own principal; see docs/security.md
-`;
+print the summary, and stop what was started.`,
+  usage: "deno task demo [options]",
+  flags: {
+    count: { type: "int", help: "images to classify", default: 1000, min: 1, max: 1_000_000 },
+    rate: {
+      type: "number",
+      arg: "R",
+      help: "requests per second (as fast as possible when absent)",
+      min: 0.001,
+    },
+    secure: {
+      type: "boolean",
+      help: "on the secure local cluster, each process as its own principal (docs/security.md)",
+    },
+  },
+} as const satisfies CliSpec;
 
 /** The environment of each step: the caller's own, or a principal's on the secure cluster. */
 function envFor(secure: boolean): (p: Principal) => Record<string, string> {
   return secure ? (p) => secureEnv(p) : () => ({});
 }
 
+const MODEL = "artifacts/model";
+/** Training on 2 cores takes about 10 minutes; an hour means something is wrong. */
+const TRAIN_MS = 3_600_000;
+
 async function main(): Promise<number> {
-  const flags = parseFlags(Deno.args, {
-    count: { type: "string" },
-    rate: { type: "string" },
-    secure: { type: "boolean" },
-  }, USAGE);
+  const flags = parseCli(Deno.args, CLI);
   if (!flags) return 0;
-  const count = intFlag(flags.count, "count", 1000, 1, 1_000_000);
-  const secure = Boolean(flags.secure);
+  const { count, secure } = flags;
   const env = envFor(secure);
   const config = loadConfig();
   const started: TaskProcess[] = [];
@@ -46,9 +55,8 @@ async function main(): Promise<number> {
   const ledger = `results/${runId}-sent.csv`;
   const out = `results/${runId}.csv`;
   try {
-    console.error(
-      `1/6 Kafka at ${secure ? env("client").KAFKA_BROKERS : config.kafka.brokers.join(",")}`,
-    );
+    const brokers = secure ? env("client").KAFKA_BROKERS : config.kafka.brokers.join(",");
+    console.error(`1/6 Kafka at ${brokers}`);
     if (secure) {
       await ensureSecureBroker();
     } else if (!(await brokerAnswers(config.kafka))) {
@@ -58,22 +66,22 @@ async function main(): Promise<number> {
       console.error("    a broker answers: reusing it");
     }
     console.error("2/6 model");
-    try {
-      await Deno.stat("artifacts/model/model.json");
-      console.error("    artifacts/model exists: using it (delete it to retrain)");
-    } catch {
+    if (await exists(`${MODEL}/model.json`)) {
+      console.error(`    ${MODEL} exists: using it (delete it to retrain)`);
+    } else {
       console.error("    no model yet: training one (about 10 minutes on 2 cores)");
-      await runTask("train", [], { inherit: true });
+      await runTask("train", [], { inherit: true, timeoutMs: TRAIN_MS });
     }
     console.error(secure ? "3/6 topics and ACLs, as admin" : "3/6 topics");
     await runTask(secure ? "acls" : "topics", [], { echo: "    ", env: env("admin") });
     console.error("4/6 worker");
-    const worker = startTask("worker", ["--status-interval", "5"], {
+    // The demo's topics come from this process's environment, which the worker inherits.
+    const worker = await startWorker({ config, env: env("worker") }, {
+      model: MODEL,
+      args: ["--status-interval", "5"],
       echo: "    worker | ",
-      env: env("worker"),
     });
     started.push(worker);
-    await worker.waitFor(/^worker .* serving /, 120_000);
     console.error(`5/6 receiver and sender: ${count} labelled test images (run ${runId})`);
     await Deno.mkdir("results", { recursive: true });
     const receiver = startTask("client:receive", [
@@ -97,7 +105,8 @@ async function main(): Promise<number> {
     await runTask("client:send", [
       "--count",
       String(count),
-      ...(flags.rate ? ["--rate", flags.rate] : ["--rate", "max"]),
+      "--rate",
+      flags.rate === undefined ? "max" : String(flags.rate),
       "--run-id",
       runId,
       "--ledger",

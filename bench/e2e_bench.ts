@@ -8,50 +8,54 @@ import * as tf from "@tensorflow/tfjs";
 import { receiveWhenJoined } from "../client/receive.ts";
 import { sendRequests } from "../client/send.ts";
 import { writeFileAtomic } from "../shared/fs/atomic_write.ts";
-import { intFlag, parseFlags } from "../shared/cli/legacy_flags.ts";
+import { type CliSpec, parseCli } from "../shared/cli/flags.ts";
 import { runMain } from "../shared/cli/run_main.ts";
-import { type Config, parseConfig, readSecretFile } from "../shared/config.ts";
+import { type Config, parseConfig } from "../shared/config.ts";
+import { exists } from "../shared/fs/exists.ts";
 import { loadFashionMnist, SYSTEM_DATA_DIR } from "../shared/data/dataset_files.ts";
-import { runTask, startTaskUntil, type TaskProcess } from "../harness/deno_task.ts";
+import { parseEvent, runTask } from "../harness/deno_task.ts";
+import { createTopics, deleteTopics, type Service, uniqueService } from "../harness/service.ts";
+import {
+  CLIENT_GROUP_PREFIX,
+  closeSecureService,
+  ensureSecureBroker,
+  openSecureService,
+  releaseSecureBroker,
+} from "../harness/secure_cluster.ts";
+import { startWorkers } from "../harness/worker_process.ts";
 import type { ImageSet } from "../shared/data/idx.ts";
-import type { Admin } from "kafkajs";
 import { brokerAnswers, createKafka } from "../shared/kafka/connection.ts";
 import { idempotentProducer } from "../shared/kafka/producer.ts";
 import { pinGroupStart } from "../shared/kafka/consumer.ts";
-import { ensureTopics } from "../server/topics.ts";
-import { applyAcls } from "../security/acls.ts";
-import { ensureSecureBroker, releaseSecureBroker } from "../harness/secure_cluster.ts";
-import { type Principal, secureEnv } from "../local_broker/secure_config.ts";
 import { machineDescription } from "./machine.ts";
 
-const USAGE = `
-Benchmark the service end to end through a real Kafka broker on this machine.
-
-Usage: deno task bench:e2e [--count N] [--latency-seconds S] [--soak N] [--model DIR] [--secure]
-  --count N            requests per throughput run (default 20000)
-  --latency-seconds S  length of each run at 1,000 requests/s (default 10)
-  --soak N             requests in the soak run that watches worker memory (default 100000; 0 skips)
-  --model DIR          model to serve (default artifacts/model)
-  --secure             instead: the cost of security, micro-batch with 1 worker on the
-                       plaintext broker and on the secure one (TLS + SCRAM-SHA-512 + ACLs,
-                       kafka:start --secure; worker and client as their own principals),
-                       in the same run; writes bench/results/e2e_secure.json
-Writes bench/results/e2e.json. Starts a broker if none answers (and stops it after).
-`;
-
-/** A cluster to measure on, and the environment of each principal there. */
-interface Target {
-  name: string;
-  secure: boolean;
-  env(principal: Principal): Record<string, string>;
-}
-
-const PLAINTEXT: Target = { name: "plaintext", secure: false, env: () => ({}) };
-const SECURE: Target = {
-  name: "TLS + SCRAM-SHA-512",
-  secure: true,
-  env: (principal) => secureEnv(principal),
-};
+const CLI = {
+  summary: "Benchmark the service end to end through a real Kafka broker on this machine.",
+  usage: "deno task bench:e2e [options]",
+  flags: {
+    count: { type: "int", help: "requests per throughput run", default: 20_000, min: 100 },
+    "latency-seconds": {
+      type: "int",
+      arg: "S",
+      help: "length of each run at 1,000 requests/s",
+      default: 10,
+      min: 1,
+      max: 600,
+    },
+    soak: {
+      type: "int",
+      help: "requests in the soak run that watches worker memory; 0 skips it",
+      default: 100_000,
+      min: 0,
+    },
+    model: { type: "string", arg: "DIR", help: "model to serve", default: "artifacts/model" },
+    secure: {
+      type: "boolean",
+      help: "instead: micro-batch, 1 worker, plaintext vs TLS + SCRAM + ACLs (e2e_secure.json)",
+    },
+  },
+  notes: "Writes bench/results/e2e.json. Starts a broker if none answers (and stops it after).",
+} as const satisfies CliSpec;
 
 interface Scenario {
   name: string;
@@ -66,6 +70,30 @@ const SCENARIOS: Scenario[] = [
   { name: "micro-batch, 2 workers", workers: 2, maxBatch: 256 },
 ];
 
+/** A cluster to measure on: how a run's service is made there, and removed. */
+interface Target {
+  name: string;
+  /** Topics (and on the secure cluster, ACLs); config for this process, env for workers. */
+  open(tag: string): Promise<Service>;
+  close(service: Service): Promise<void>;
+}
+
+const PLAINTEXT: Target = {
+  name: "plaintext",
+  async open(tag) {
+    const service = uniqueService(tag);
+    await createTopics(service, 6);
+    return service;
+  },
+  close: deleteTopics,
+};
+
+const SECURE: Target = {
+  name: "TLS + SCRAM-SHA-512 + ACLs",
+  open: openSecureService,
+  close: closeSecureService,
+};
+
 interface Row {
   scenario: string;
   workers: number;
@@ -75,51 +103,6 @@ interface Row {
   answered: number;
   latency_at_1000_per_s_ms: { p50: number; p95: number; p99: number };
   latency_answered: number;
-}
-
-/** This run's topics on `target`: the admin's and client's config, the worker's env. */
-function uniqueTopics(tag: string, target: Target = PLAINTEXT) {
-  const id = `${tag}-${crypto.randomUUID().slice(0, 6)}`;
-  const names = {
-    KAFKA_REQUEST_TOPIC: `bench-${id}-requests`,
-    KAFKA_RESPONSE_TOPIC: `bench-${id}-responses`,
-    KAFKA_DLQ_TOPIC: `bench-${id}-dlq`,
-    KAFKA_WORKER_GROUP: `bench-${id}-workers`,
-  };
-  const config = (p: Principal) => parseConfig({ ...target.env(p), ...names }, readSecretFile);
-  return {
-    admin: config("admin"),
-    config: config("client"),
-    env: { ...target.env("worker"), ...names },
-  };
-}
-
-/** The run's topics, and on the secure cluster the ACLs of each role for them. */
-async function prepareTopics(admin: Admin, config: Config, target: Target): Promise<void> {
-  if (!target.secure) return void await ensureTopics(admin, config.topics, 6);
-  await applyAcls(admin, {
-    topics: config.topics,
-    workerGroup: config.workerGroup,
-    replyTopicPrefix: config.replyTopicPrefix,
-    clientGroupPrefix: "fashion-receiver",
-    tenants: [],
-  }, 6);
-}
-
-async function startWorkers(
-  n: number,
-  env: Record<string, string>,
-  args: string[],
-): Promise<TaskProcess[]> {
-  const workers: TaskProcess[] = [];
-  for (let i = 0; i < n; i++) {
-    workers.push(
-      await startTaskUntil("worker", args, /^worker .* serving |"event":"started"/, { env }),
-    );
-  }
-  // Let the group settle: every worker reports its final partitions.
-  if (n > 1) await workers[0].waitFor(/joined .*: partitions \[\d(,\d)?(,\d)?\] of 6/, 60_000);
-  return workers;
 }
 
 /** Sends `count` requests at `rate` and receives every answer. */
@@ -132,8 +115,8 @@ async function run(
 ) {
   const kafka = await createKafka(config.kafka, `bench-${runId}`);
   const producer = idempotentProducer(kafka);
-  // The client principal may use groups of this prefix only (docs/security.md).
-  const group = `fashion-receiver-bench-${runId}`;
+  // On the secure cluster the client principal may use groups of this prefix only.
+  const group = `${CLIENT_GROUP_PREFIX}-bench-${runId}`;
   await pinGroupStart(kafka, group, config.topics.responses);
   const consumer = kafka.consumer({ groupId: group, maxWaitTimeInMs: 20 });
   await Promise.all([producer.connect(), consumer.connect()]);
@@ -163,22 +146,12 @@ async function scenario(
   o: { count: number; latencySeconds: number; model: string },
   target: Target = PLAINTEXT,
 ): Promise<Row> {
-  const { admin: adminConfig, config, env } = uniqueTopics(
-    s.name.replace(/[^a-z0-9]+/g, "-"),
-    target,
-  );
-  const kafka = await createKafka(adminConfig.kafka, "bench-admin");
-  const admin = kafka.admin();
-  await admin.connect();
-  await prepareTopics(admin, config, target);
-  const workers = await startWorkers(s.workers, env, [
-    "--model",
-    o.model,
-    "--max-batch",
-    String(s.maxBatch),
-    "--status-interval",
-    "0",
-  ]);
+  const service = await target.open(`bench-${s.name}`);
+  const { config } = service;
+  const workers = await startWorkers(service, s.workers, {
+    model: o.model,
+    args: ["--max-batch", String(s.maxBatch)],
+  });
   try {
     const tag = crypto.randomUUID().slice(0, 6);
     await run(config, set, 300, Infinity, `warm${tag}`);
@@ -190,7 +163,7 @@ async function scenario(
       ? await run(config, set, latencyCount, 1000, `lat${tag}`)
       : { latencyMs: { p50: NaN, p95: NaN, p99: NaN }, received: 0 };
     const row: Row = {
-      scenario: target.secure ? `${s.name}, ${target.name}` : s.name,
+      scenario: target === PLAINTEXT ? s.name : `${s.name}, ${target.name}`,
       workers: s.workers,
       max_batch: s.maxBatch,
       throughput_per_s: tput.throughput,
@@ -210,10 +183,7 @@ async function scenario(
     return row;
   } finally {
     await Promise.all(workers.map((w) => w.stop()));
-    await admin.deleteTopics({
-      topics: [config.topics.requests, config.topics.responses, config.topics.dlq],
-    }).catch(() => {});
-    await admin.disconnect();
+    await target.close(service);
   }
 }
 
@@ -226,59 +196,39 @@ interface SoakPoint {
 
 /** Streams `count` requests through one worker and samples its tensors and memory. */
 async function soak(set: ImageSet, count: number, model: string) {
-  const { config, env } = uniqueTopics("soak");
-  const kafka = await createKafka(config.kafka, "bench-soak");
-  const admin = kafka.admin();
-  await admin.connect();
-  await ensureTopics(admin, config.topics, 6);
-  const [worker] = await startWorkers(1, env, [
-    "--model",
+  const service = uniqueService("bench-soak");
+  await createTopics(service, 6);
+  const [worker] = await startWorkers(service, 1, {
     model,
-    "--status-interval",
-    "2",
-    "--json",
-  ]);
+    args: ["--status-interval", "2"],
+  });
   try {
-    const got = await run(config, set, count, Infinity, `soak${crypto.randomUUID().slice(0, 6)}`);
+    const got = await run(
+      service.config,
+      set,
+      count,
+      Infinity,
+      `soak${crypto.randomUUID().slice(0, 6)}`,
+    );
     await new Promise((r) => setTimeout(r, 2500));
-    const points: SoakPoint[] = worker.lines.flatMap((l) => {
-      try {
-        const e = JSON.parse(l);
-        return e.event === "status"
-          ? [{ processed: e.processed, tensors: e.tensors, rssMb: e.rssMb, heapMb: e.heapMb }]
-          : [];
-      } catch {
-        return [];
-      }
-    });
+    const points: SoakPoint[] = worker.lines.map(parseEvent).flatMap((e) =>
+      e?.event === "status" ? [e as unknown as SoakPoint & { event: string }] : []
+    ).map(({ processed, tensors, rssMb, heapMb }) => ({ processed, tensors, rssMb, heapMb }));
     return { answered: got.received, throughput: got.throughput, points };
   } finally {
     await worker.stop();
-    await admin.deleteTopics({
-      topics: [config.topics.requests, config.topics.responses, config.topics.dlq],
-    }).catch(() => {});
-    await admin.disconnect();
+    await deleteTopics(service);
   }
 }
 
 async function main(): Promise<void> {
-  const flags = parseFlags(Deno.args, {
-    count: { type: "string" },
-    "latency-seconds": { type: "string" },
-    soak: { type: "string" },
-    model: { type: "string" },
-    secure: { type: "boolean" },
-  }, USAGE);
+  const flags = parseCli(Deno.args, CLI);
   if (!flags) return;
-  const o = {
-    count: intFlag(flags.count, "count", 20_000, 100),
-    latencySeconds: intFlag(flags["latency-seconds"], "latency-seconds", 10, 1, 600),
-    model: flags.model ?? "artifacts/model",
-  };
-  const soakCount = intFlag(flags.soak, "soak", 100_000, 0);
-  await Deno.stat(`${o.model}/model.json`).catch(() => {
+  const o = { count: flags.count, latencySeconds: flags["latency-seconds"], model: flags.model };
+  const soakCount = flags.soak;
+  if (!(await exists(`${o.model}/model.json`))) {
     throw new Error(`No model at ${o.model}: run 'deno task train' first or pass --model DIR`);
-  });
+  }
   if (flags.secure) return await secureCost(o);
   const started = !(await brokerAnswers(parseConfig({}).kafka));
   if (started) await runTask("kafka:start");
@@ -385,13 +335,11 @@ async function secureCost(o: { count: number; latencySeconds: number; model: str
     };
     console.log("| cluster | images/s (max, end to end) | p50 ms @1000/s | p95 ms | p99 ms |");
     console.log("| --- | --- | --- | --- | --- |");
-    for (
-      const [name, r] of [["plaintext", plain], ["TLS + SCRAM-SHA-512 + ACLs", secure]] as const
-    ) {
+    for (const [target, r] of [[PLAINTEXT, plain], [SECURE, secure]] as const) {
       const l = r.latency_at_1000_per_s_ms;
       const ms = (v: number) => Number.isFinite(v) ? v.toFixed(1) : "saturated";
       console.log(
-        `| ${name} | ${r.throughput_per_s.toFixed(0)} | ${ms(l.p50)} | ${ms(l.p95)} | ${
+        `| ${target.name} | ${r.throughput_per_s.toFixed(0)} | ${ms(l.p50)} | ${ms(l.p95)} | ${
           ms(l.p99)
         } |`,
       );

@@ -4,9 +4,14 @@
  * per-run topics with the environment of each principal.
  */
 import { type Config, parseConfig, readSecretFile } from "../shared/config.ts";
-import { brokerAnswers } from "../shared/kafka/connection.ts";
+import { brokerAnswers, createKafka } from "../shared/kafka/connection.ts";
+import { applyAcls } from "../security/acls.ts";
 import { type Principal, secureEnv } from "../local_broker/secure_config.ts";
 import { runTask } from "./deno_task.ts";
+import type { Service } from "./service.ts";
+
+/** Consumer groups of the client principal start with this (deno task acls's default). */
+export const CLIENT_GROUP_PREFIX = "fashion-receiver";
 
 let started = false;
 
@@ -54,4 +59,38 @@ export function secureService(name: string): SecureService {
   };
   const env = (principal: Principal) => ({ ...secureEnv(principal), ...names });
   return { names, env, config: (p) => parseConfig(env(p), readSecretFile) };
+}
+
+/**
+ * The secure twin of uniqueService() with createTopics(): this run's topics
+ * and the roles' ACLs, made by the admin; the Service's config is the
+ * client's (for this process's sends and receives) and its env the
+ * worker's (for worker processes).
+ */
+export async function openSecureService(tag: string): Promise<Service> {
+  const svc = secureService(tag);
+  const admin = svc.config("admin");
+  const client = (await createKafka(admin.kafka, "harness-admin")).admin();
+  await client.connect();
+  try {
+    await applyAcls(client, {
+      topics: admin.topics,
+      workerGroup: admin.workerGroup,
+      replyTopicPrefix: admin.replyTopicPrefix,
+      clientGroupPrefix: CLIENT_GROUP_PREFIX,
+      tenants: [],
+    }, 6);
+  } finally {
+    await client.disconnect();
+  }
+  return { config: svc.config("client"), env: svc.env("worker") };
+}
+
+/** Deletes the topics of an openSecureService(), as the admin. */
+export async function closeSecureService(service: Service): Promise<void> {
+  const admin = (await createKafka(secureAdminConfig().kafka, "harness-admin")).admin();
+  await admin.connect();
+  const { requests, responses, dlq } = service.config.topics;
+  await admin.deleteTopics({ topics: [requests, responses, dlq] }).catch(() => {});
+  await admin.disconnect();
 }

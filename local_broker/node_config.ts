@@ -6,11 +6,11 @@ export interface NodeLayout {
   dir: string;
 }
 
-/**
- * Broker i (1-based) listens on base + 2(i-1), its controller on the next
- * port: 9092, 9094, 9096 for the plaintext cluster, 9192... for the secure one.
- */
-export function nodeLayout(id: number, root: string, basePort = 9092): NodeLayout {
+/** The port of broker 1 unless kafka:start is told another (--port). */
+export const BASE_PORT = 9092;
+
+/** Broker i (1-based) listens on basePort + 2(i-1), its controller on the next port. */
+export function nodeLayout(id: number, root: string, basePort = BASE_PORT): NodeLayout {
   const brokerPort = basePort + 2 * (id - 1);
   return { id, brokerPort, controllerPort: brokerPort + 1, dir: `${root}/node-${id}` };
 }

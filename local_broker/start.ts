@@ -3,14 +3,16 @@
  * from the official jars on Maven Central, or reuses one that answers.
  * Run `deno task kafka:start --help`.
  */
-import { intFlag, parseFlags } from "../shared/cli/legacy_flags.ts";
+import { type CliSpec, parseCli } from "../shared/cli/flags.ts";
 import { runMain } from "../shared/cli/run_main.ts";
 import type { KafkaSettings } from "../shared/config.ts";
+import { exists } from "../shared/fs/exists.ts";
 import { brokerAnswers } from "../shared/kafka/connection.ts";
 import { processRuns } from "./processes.ts";
 import { ensureCertificates } from "./certificates.ts";
 import { ensureCredentials, privateDir, writePrivate } from "./credentials.ts";
 import {
+  BASE_PORT,
   log4jProperties,
   newClusterId,
   type NodeLayout,
@@ -25,26 +27,38 @@ import {
   SECURE_ROOT,
   secureListeners,
 } from "./secure_config.ts";
+import { KAFKA_ROOT, ROOT_FLAG } from "./root.ts";
 
-const USAGE = `
-Start a local Apache Kafka (KRaft mode) on 127.0.0.1, from Maven Central's jars.
-
-Usage: deno task kafka:start [--brokers 1|3] [--heap 512m] [--secure]
-  --brokers N    1 (default: 127.0.0.1:9092) or 3 (9092, 9094, 9096; replication 3,
-                 min.insync.replicas 2)
-  --heap SIZE    JVM heap per broker (default 512m)
-  --secure       the secure cluster instead, beside the plaintext one: SASL_SSL with
-                 SCRAM-SHA-512 on 127.0.0.1:9192 (9194, 9196), ACLs enforced (nobody may
-                 do anything until deno task acls grants it), super user admin. A CA,
-                 certificates and one password per principal are made at first start
-                 under .kafka/secure/ (owner-only files); see docs/security.md.
-
-Jars are resolved once with Maven into .kafka/libs; logs and data live in .kafka/node-N/
-(.kafka/secure/node-N/ with --secure).
-Stop with: deno task kafka:stop
-`;
-
-export const KAFKA_ROOT = ".kafka";
+const CLI = {
+  summary: "Start a local Apache Kafka (KRaft mode) on 127.0.0.1, from Maven Central's jars.",
+  usage: "deno task kafka:start [options]",
+  flags: {
+    brokers: {
+      type: "int",
+      help: "1, or 3 (replication 3, min.insync.replicas 2) on every second port from --port",
+      default: 1,
+      min: 1,
+      max: 3,
+    },
+    port: {
+      type: "int",
+      help: "port of broker 1 (its controller takes the next one)",
+      default: BASE_PORT,
+      min: 1024,
+      max: 65_000,
+    },
+    heap: { type: "string", arg: "SIZE", help: "JVM heap per broker", default: "512m" },
+    dir: ROOT_FLAG,
+    secure: {
+      type: "boolean",
+      help:
+        `the secure cluster instead, on port ${SECURE_BASE_PORT} and in ${SECURE_ROOT}/: TLS + SCRAM-SHA-512, ACLs (docs/security.md)`,
+    },
+  },
+  notes: `
+Jars are resolved once with Maven into ${KAFKA_ROOT}/libs; logs and data live in DIR/node-N/.
+Stop with: deno task kafka:stop (with the same --dir)`,
+} as const satisfies CliSpec;
 
 async function run(cmd: string, args: string[], what: string): Promise<string> {
   let out: Deno.CommandOutput;
@@ -63,10 +77,6 @@ async function run(cmd: string, args: string[], what: string): Promise<string> {
     );
   }
   return text;
-}
-
-async function exists(path: string): Promise<boolean> {
-  return await Deno.stat(path).then(() => true, () => false);
 }
 
 async function resolveJars(): Promise<string> {
@@ -99,25 +109,29 @@ interface Profile {
   formatArgs: string[];
 }
 
-function plaintextProfile(bootstrap: string[]): Profile {
+function plaintextProfile(bootstrap: string[], root: string, basePort: number): Profile {
   return {
-    root: KAFKA_ROOT,
-    basePort: 9092,
+    root,
+    basePort,
     settings: { brokers: bootstrap, clientId: "kafka-start" },
     formatArgs: [],
   };
 }
 
 /** Credentials and certificates first (made once), then the profile that uses them. */
-async function secureProfile(bootstrap: string[]): Promise<Profile> {
+async function secureProfile(
+  bootstrap: string[],
+  root: string,
+  basePort: number,
+): Promise<Profile> {
   await privateDir(SECURE_ROOT);
   const { passwords, broker } = await ensureCredentials();
   const stores = await Deno.realPath(await ensureCertificates());
   const formatArgs: string[] = [];
   for (const p of PRINCIPALS) formatArgs.push("--add-scram", await scramArgument(p, passwords[p]));
   return {
-    root: SECURE_ROOT,
-    basePort: SECURE_BASE_PORT,
+    root,
+    basePort,
     settings: {
       brokers: bootstrap,
       clientId: "kafka-start",
@@ -130,17 +144,17 @@ async function secureProfile(bootstrap: string[]): Promise<Profile> {
 }
 
 async function main(): Promise<void> {
-  const flags = parseFlags(Deno.args, {
-    brokers: { type: "string" },
-    heap: { type: "string" },
-    secure: { type: "boolean" },
-  }, USAGE);
+  const flags = parseCli(Deno.args, CLI);
   if (!flags) return;
-  const count = intFlag(flags.brokers, "brokers", 1, 1, 3);
-  const base = flags.secure ? SECURE_BASE_PORT : 9092;
-  const bootstrap = Array.from({ length: count }, (_, i) => `127.0.0.1:${base + 2 * i}`);
-  const profile = flags.secure ? await secureProfile(bootstrap) : plaintextProfile(bootstrap);
-  await startCluster(profile, count, flags.heap ?? "512m");
+  const { brokers: count, heap } = flags;
+  // --secure moves the defaults aside, so both clusters can run at once.
+  const root = flags.secure && flags.dir === KAFKA_ROOT ? SECURE_ROOT : flags.dir;
+  const port = flags.secure && flags.port === BASE_PORT ? SECURE_BASE_PORT : flags.port;
+  const bootstrap = Array.from({ length: count }, (_, i) => `127.0.0.1:${port + 2 * i}`);
+  const profile = flags.secure
+    ? await secureProfile(bootstrap, root, port)
+    : plaintextProfile(bootstrap, root, port);
+  await startCluster(profile, count, heap);
 }
 
 async function startCluster(profile: Profile, count: number, heap: string): Promise<void> {
@@ -171,7 +185,8 @@ async function startCluster(profile: Profile, count: number, heap: string): Prom
       );
     }
     for (const id of [1, 2, 3]) {
-      await Deno.remove(`${nodeLayout(id, root).dir}/data`, { recursive: true }).catch(() => {});
+      const dir = nodeLayout(id, root, profile.basePort).dir;
+      await Deno.remove(`${dir}/data`, { recursive: true }).catch(() => {});
     }
   }
   const clusterId = newClusterId();

@@ -1,6 +1,7 @@
 import type { Buffer } from "node:buffer";
 import { asBuffer } from "../shared/protocol/bytes.ts";
-import { CLASS_NAMES, NUM_CLASSES } from "../shared/protocol/classes.ts";
+import { argMax } from "../shared/model/argmax.ts";
+import { CLASS_NAMES } from "../shared/protocol/classes.ts";
 import type { CodecError } from "../shared/protocol/codec_error.ts";
 import {
   type ClassifyRequest,
@@ -47,8 +48,7 @@ export function prediction(
   ctx: Pick<ServeContext, "model" | "worker">,
   receivedAt: number,
 ): Prediction {
-  let index = 0;
-  for (let c = 1; c < NUM_CLASSES; c++) if (probs[c] > probs[index]) index = c;
+  const index = argMax(probs);
   return {
     v: 1,
     id: request.id,

@@ -1,20 +1,34 @@
 /** Creates the service's topics when missing. Run `deno task topics --help`. */
-import type { Admin } from "kafkajs";
-import { intFlag, parseFlags } from "../shared/cli/legacy_flags.ts";
+import type { Admin, Kafka } from "kafkajs";
+import { type CliSpec, parseCli } from "../shared/cli/flags.ts";
 import { runMain } from "../shared/cli/run_main.ts";
 import { loadConfig, type Topics } from "../shared/config.ts";
 import { createKafka } from "../shared/kafka/connection.ts";
 
-const USAGE = `
-Create the request, response and dead-letter topics if they are missing.
-
-Usage: deno task topics [--partitions N] [--replication N]
-  --partitions N    partitions per topic (default 6): at most this many workers share the load
-  --replication N   copies of each partition (default min(3, brokers))
-
+const TOPICS_CLI = {
+  summary: "Create the request, response and dead-letter topics if they are missing.",
+  usage: "deno task topics [options]",
+  flags: {
+    partitions: {
+      type: "int",
+      arg: "N",
+      default: 6,
+      min: 1,
+      max: 10_000,
+      help: "partitions per topic: at most this many workers share the load",
+    },
+    replication: {
+      type: "int",
+      arg: "N",
+      min: 1,
+      max: 16,
+      help: "copies of each partition (default min(3, brokers))",
+    },
+  },
+  notes: `
 Topic names come from KAFKA_REQUEST_TOPIC, KAFKA_RESPONSE_TOPIC, KAFKA_DLQ_TOPIC;
-brokers from KAFKA_BROKERS (default localhost:9092).
-`;
+brokers from KAFKA_BROKERS (default localhost:9092).`,
+} as const satisfies CliSpec;
 
 /** Partitions of a topic, or 0 when it does not exist. */
 export async function partitionCount(admin: Admin, topic: string): Promise<number> {
@@ -51,16 +65,30 @@ export async function ensureTopics(
   return missing;
 }
 
+/**
+ * Creates the service's missing topics with `partitions` partitions and
+ * returns their names with the request topic's partition count (which may
+ * differ from `partitions` when it existed already).
+ */
+export async function prepareTopics(
+  kafka: Kafka,
+  topics: Topics,
+  partitions: number,
+): Promise<{ created: string[]; requestPartitions: number }> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const created = await ensureTopics(admin, topics, partitions);
+    return { created, requestPartitions: await partitionCount(admin, topics.requests) };
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 async function main(): Promise<void> {
-  const flags = parseFlags(Deno.args, {
-    partitions: { type: "string" },
-    replication: { type: "string" },
-  }, USAGE);
+  const flags = parseCli(Deno.args, TOPICS_CLI);
   if (!flags) return;
-  const partitions = intFlag(flags.partitions, "partitions", 6, 1, 10_000);
-  const replication = flags.replication === undefined
-    ? undefined
-    : intFlag(flags.replication, "replication", 1, 1, 16);
+  const { partitions, replication } = flags;
   const config = loadConfig();
   const admin = (await createKafka(config.kafka, "topics")).admin();
   await admin.connect();

@@ -15,6 +15,7 @@ const {
   ensureModel,
   ensureSecureBroker,
   makeCa,
+  MODEL_DIR,
   releaseSecureBroker,
   runTask,
   secureAdminConfig,
@@ -124,7 +125,10 @@ Deno.test({
   name: "a request over TLS + SCRAM is answered end to end, on the shared topic and a tenant's",
   ...opts,
   async fn() {
-    const worker = await startWorker(svc.env("worker"));
+    const worker = await startWorker(
+      { config: svc.config("worker"), env: svc.env("worker") },
+      { model: `${MODEL_DIR}/model` },
+    );
     try {
       const send = ["--count", "40", "--rate", "max", "--ledger", "none", "--order", "sequential"];
       const receive = [
@@ -147,7 +151,7 @@ Deno.test({
         { env: svc.env("client") },
       );
       logLines.push(...got);
-      assert.ok(got.some((l) => /^received:\s+40 of 40 answered/.test(l)), got.join("\n"));
+      assert.ok(got.some((l) => /^predictions:\s+40$/.test(l)), got.join("\n"));
 
       const replyTo = `${svc.names.KAFKA_REPLY_TOPIC_PREFIX}tenant-a`;
       logLines.push(
@@ -163,7 +167,7 @@ Deno.test({
         { env: { ...svc.env("tenant-a"), KAFKA_RESPONSE_TOPIC: replyTo } },
       );
       logLines.push(...tenant);
-      assert.ok(tenant.some((l) => /^received:\s+40 of 40 answered/.test(l)), tenant.join("\n"));
+      assert.ok(tenant.some((l) => /^predictions:\s+40$/.test(l)), tenant.join("\n"));
     } finally {
       await worker.stop();
       logLines.push(...worker.lines);
@@ -322,7 +326,7 @@ Deno.test({
       `expected every principal's password, got ${passwords.length}`,
     );
     assert.ok(logLines.length > 20, `expected the processes' output, got ${logLines.length} lines`);
-    assert.ok(logLines.some((l) => /serving/.test(l)), "the worker's lines are among them");
+    assert.ok(logLines.some((l) => /"event":"ready"/.test(l)), "the worker's lines are among them");
     for (const line of logLines) {
       for (const p of passwords) {
         assert.ok(!line.includes(p), `a password in: ${line.slice(0, 60)}...`);

@@ -1,20 +1,147 @@
 import assert from "node:assert/strict";
+import { decodeResponse, encodeRequest, type Response } from "../shared/protocol/schema.ts";
 import { serveMessages } from "../server/serve_messages.ts";
-import { decodeResponse, encodeRequest } from "../shared/protocol/schema.ts";
 
-const image = new Uint8Array(784);
-const request = (id: string, replyTo?: string) => ({
+const enc = new TextEncoder();
+const image = (fill: number) => new Uint8Array(784).fill(fill);
+
+function request(id: string, fill: number, offset: string) {
+  const value = encodeRequest({ v: 1, id, image: image(fill), sent_at: 1000 });
+  return { offset, key: enc.encode(id), value, headers: { trace: "t-" + id } };
+}
+
+/** Ten probabilities peaking at class `c`. */
+function peakAt(c: number): Float32Array {
+  const p = new Float32Array(10).fill(0.01);
+  p[c] = 0.91;
+  return p;
+}
+
+function decoded(value: Uint8Array | null): Response {
+  const r = decodeResponse(value);
+  if (!r.ok) throw r.error;
+  return r.value;
+}
+
+Deno.test("serveMessages() answers good and malformed requests of one batch", async (t) => {
+  const classified: Uint8Array[][] = [];
+  const messages = [
+    request("r-1", 1, "10"),
+    { offset: "11", key: null, value: enc.encode("hello"), headers: { trace: "t-x" } },
+    request("r-3", 3, "12"),
+    {
+      offset: "13",
+      key: enc.encode("r-2"),
+      value: enc.encode(JSON.stringify({ v: 2, id: "r-2", image: "", sent_at: 1 })),
+    },
+  ];
+  const served = await serveMessages(messages, {
+    topic: "requests",
+    partition: 4,
+    model: "m-1",
+    worker: "w-1",
+    classify: (images) => {
+      classified.push(images);
+      // The pixel value tells which request an image came from: class = fill.
+      return Promise.resolve(images.map((im) => peakAt(im[0])));
+    },
+  });
+
+  await t.step("classify is called once, with the good images only, in order", () => {
+    assert.equal(classified.length, 1);
+    assert.deepEqual(classified[0], [image(1), image(3)]);
+  });
+
+  await t.step("error replies only for readable ids, then predictions in order", () => {
+    const replies = served.responses.map((m) => decoded(m.value));
+    assert.deepEqual(served.responses.map((m) => m.key), ["r-2", "r-1", "r-3"]);
+    assert.deepEqual(replies[0], {
+      v: 1,
+      id: "r-2",
+      error: {
+        code: "unsupported_version",
+        message: "Cannot decode request: expected schema version 1, got 2",
+      },
+    });
+    for (const [i, c] of [[1, 1], [2, 3]]) {
+      const p = replies[i] as Extract<Response, { index: number }>;
+      assert.equal(p.index, c);
+      assert.equal(p.label, c === 1 ? "Trouser" : "Dress");
+      assert.equal(p.probability, 0.91);
+      assert.equal(p.model, "m-1");
+      assert.equal(p.worker, "w-1");
+      assert.equal(p.sent_at, 1000);
+    }
+  });
+
+  await t.step("each malformed message becomes a dead letter with its headers", () => {
+    assert.equal(served.deadLetters.length, 2);
+    const [notJson, v2] = served.deadLetters;
+    assert.deepEqual(notJson.value, messages[1].value);
+    assert.equal(notJson.key, null);
+    const h = notJson.headers!;
+    assert.equal(h.trace, "t-x", "the original headers are kept");
+    assert.equal(h["dlq-error-code"], "invalid_json");
+    assert.equal(
+      h["dlq-error-message"],
+      `Cannot decode request: not JSON (Unexpected token 'h', "hello" is not valid JSON)`,
+    );
+    assert.equal(h["dlq-source-topic"], "requests");
+    assert.equal(h["dlq-source-partition"], "4");
+    assert.equal(h["dlq-source-offset"], "11");
+    assert.equal(h["dlq-worker"], "w-1");
+    assert.equal(v2.headers!["dlq-error-code"], "unsupported_version");
+    assert.equal(v2.headers!["dlq-source-offset"], "13");
+  });
+
+  await t.step("the errors are returned for the worker's log", () => {
+    assert.deepEqual(served.errors.map((e) => [e.name, e.code]), [
+      ["CodecError", "invalid_json"],
+      ["CodecError", "unsupported_version"],
+    ]);
+  });
+});
+
+Deno.test("serveMessages() does not call classify when no request is good", async () => {
+  let calls = 0;
+  const served = await serveMessages([{ offset: "0", key: null, value: null }], {
+    topic: "requests",
+    partition: 0,
+    model: "m",
+    worker: "w",
+    classify: () => (calls++, Promise.resolve([])),
+  });
+  assert.equal(calls, 0);
+  assert.equal(served.responses.length, 0, "a tombstone has no id to answer");
+  assert.equal(served.deadLetters[0].headers!["dlq-error-code"], "empty");
+});
+
+Deno.test("serveMessages() lets a failure of classify propagate", async () => {
+  await assert.rejects(
+    serveMessages([request("r-1", 1, "0")], {
+      topic: "requests",
+      partition: 0,
+      model: "m",
+      worker: "w",
+      classify: () => Promise.reject(new RangeError("predict failed")),
+    }),
+    { name: "RangeError", message: "predict failed" },
+  );
+});
+
+const blank = new Uint8Array(784);
+const routed = (id: string, replyTo?: string) => ({
   offset: "0",
   key: null,
   value: encodeRequest({
     v: 1,
     id,
-    image,
+    image: blank,
     sent_at: 1,
     ...(replyTo === undefined ? {} : { reply_to: replyTo }),
   }),
 });
-const ctx = {
+const routing = {
   topic: "requests",
   partition: 0,
   model: "m",
@@ -26,8 +153,8 @@ const ctx = {
 
 Deno.test("serveMessages() answers on the reply_to a request names, else on the shared topic", async () => {
   const served = await serveMessages(
-    [request("a", "replies.tenant-a"), request("b"), request("c", "replies.tenant-a")],
-    ctx,
+    [routed("a", "replies.tenant-a"), routed("b"), routed("c", "replies.tenant-a")],
+    routing,
   );
   assert.deepEqual(served.responses.map((m) => m.key), ["b"]);
   assert.deepEqual([...served.replies.keys()], ["replies.tenant-a"]);
@@ -36,7 +163,7 @@ Deno.test("serveMessages() answers on the reply_to a request names, else on the 
 });
 
 Deno.test("serveMessages() answers a reply_to outside the prefix on the shared topic, as an error", async () => {
-  const served = await serveMessages([request("x", "requests")], ctx);
+  const served = await serveMessages([routed("x", "requests")], routing);
   assert.equal(served.replies.size, 0);
   assert.equal(served.deadLetters.length, 1);
   assert.equal(served.responses.length, 1);

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { parse } from "csv-parse/sync";
-import { train } from "../train.ts";
+import { parseCli } from "../shared/cli/flags.ts";
+import { UsageError } from "../shared/cli/run_main.ts";
+import { train, TRAIN_CLI } from "../train.ts";
 import { needsPermissions, tempDir } from "./_support.ts";
 
 Deno.test({
@@ -92,4 +94,30 @@ Deno.test({
       /--train-csv and --test-csv go together/,
     );
   },
+});
+
+Deno.test("TRAIN_CLI gives the documented defaults and rejects values out of range", async (t) => {
+  await t.step("no flags: every default from the spec", () => {
+    const flags = parseCli([], TRAIN_CLI);
+    assert.ok(flags);
+    assert.equal(flags.epochs, 15);
+    assert.equal(flags["batch-size"], 200);
+    assert.equal(flags["validation-split"], 0.1);
+    assert.equal(flags.backend, "wasm");
+    assert.equal(flags.threads, 2);
+    assert.equal(flags.out, "artifacts");
+    assert.equal(flags.limit, undefined);
+  });
+  await t.step("--backend gpu is a usage error", () => {
+    assert.throws(
+      () => parseCli(["--backend", "gpu"], TRAIN_CLI),
+      new UsageError("--backend expects wasm, cpu, got 'gpu'"),
+    );
+  });
+  await t.step("--threads 3 is a usage error", () => {
+    assert.throws(
+      () => parseCli(["--threads", "3"], TRAIN_CLI),
+      new UsageError("--threads expects an integer from 1 to 2, got '3'"),
+    );
+  });
 });

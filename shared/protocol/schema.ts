@@ -12,7 +12,11 @@ export const MAX_RESPONSE_BYTES = 8192;
 /** Longest id, in characters. */
 export const MAX_ID_LENGTH = 128;
 
-const ID = /^[\x21-\x7e]+$/;
+/**
+ * What an id may contain: printable ASCII without spaces (its length is
+ * checked apart, against {@linkcode MAX_ID_LENGTH}).
+ */
+export const ID = /^[\x21-\x7e]+$/;
 
 /** A classification request: the value of a message keyed by `id`. */
 export interface ClassifyRequest {

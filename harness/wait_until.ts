@@ -1,0 +1,13 @@
+/** Polls `ready` every `everyMs` until it holds; throws after `timeoutMs` naming `what`. */
+export async function waitUntil(
+  ready: () => boolean,
+  what: string,
+  timeoutMs: number,
+  everyMs = 50,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!ready()) {
+    if (Date.now() > deadline) throw new Error(`waited ${timeoutMs} ms for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
