@@ -49,7 +49,7 @@ export interface SecureService {
 
 /** Unique names for this run, as environment and configuration per principal. */
 export function secureService(name: string): SecureService {
-  const tag = `${name}-${crypto.randomUUID().slice(0, 8)}`;
+  const tag = `${name.replace(/[^A-Za-z0-9-]+/g, "-")}-${crypto.randomUUID().slice(0, 8)}`;
   const names = {
     KAFKA_REQUEST_TOPIC: `sec-${tag}-requests`,
     KAFKA_RESPONSE_TOPIC: `sec-${tag}-responses`,
