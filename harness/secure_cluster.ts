@@ -5,7 +5,8 @@
  */
 import { type Config, parseConfig, readSecretFile } from "../shared/config.ts";
 import { brokerAnswers, createKafka } from "../shared/kafka/connection.ts";
-import { applyAcls } from "../security/acls.ts";
+import { applyAcls, revokeAcls } from "../security/acls.ts";
+import type { PlanInput } from "../security/acl_plan.ts";
 import { type Principal, secureEnv } from "../local_broker/secure_config.ts";
 import { runTask } from "./deno_task.ts";
 import type { Service } from "./service.ts";
@@ -69,28 +70,36 @@ export function secureService(name: string): SecureService {
  */
 export async function openSecureService(tag: string): Promise<Service> {
   const svc = secureService(tag);
-  const admin = svc.config("admin");
-  const client = (await createKafka(admin.kafka, "harness-admin")).admin();
-  await client.connect();
+  const admin = (await createKafka(secureAdminConfig().kafka, "harness-admin")).admin();
+  await admin.connect();
   try {
-    await applyAcls(client, {
-      topics: admin.topics,
-      workerGroup: admin.workerGroup,
-      replyTopicPrefix: admin.replyTopicPrefix,
-      clientGroupPrefix: CLIENT_GROUP_PREFIX,
-      tenants: [],
-    }, 6);
+    await applyAcls(admin, servicePlan(svc.config("client")), 6);
   } finally {
-    await client.disconnect();
+    await admin.disconnect();
   }
   return { config: svc.config("client"), env: svc.env("worker") };
 }
 
-/** Deletes the topics of an openSecureService(), as the admin. */
+/** The ACL plan of a service's names, for the roles the bench and demo run. */
+function servicePlan(config: Config): PlanInput {
+  return {
+    topics: config.topics,
+    workerGroup: config.workerGroup,
+    replyTopicPrefix: config.replyTopicPrefix,
+    clientGroupPrefix: CLIENT_GROUP_PREFIX,
+    tenants: [],
+  };
+}
+
+/** Deletes the topics and ACLs of an openSecureService(), as the admin. */
 export async function closeSecureService(service: Service): Promise<void> {
   const admin = (await createKafka(secureAdminConfig().kafka, "harness-admin")).admin();
   await admin.connect();
-  const { requests, responses, dlq } = service.config.topics;
-  await admin.deleteTopics({ topics: [requests, responses, dlq] }).catch(() => {});
-  await admin.disconnect();
+  try {
+    const { requests, responses, dlq } = service.config.topics;
+    await admin.deleteTopics({ topics: [requests, responses, dlq] }).catch(() => {});
+    await revokeAcls(admin, servicePlan(service.config));
+  } finally {
+    await admin.disconnect();
+  }
 }

@@ -91,6 +91,14 @@ export async function applyAcls(
   return grants;
 }
 
+/**
+ * Removes exactly the ACLs of `plan` (what applyAcls granted for it), so
+ * that runs with names of their own leave no bindings behind.
+ */
+export async function revokeAcls(admin: Admin, plan: PlanInput): Promise<void> {
+  await admin.deleteAcls({ filters: aclPlan(plan).map(binding) });
+}
+
 async function createTopics(admin: Admin, plan: PlanInput, partitions: number): Promise<void> {
   await ensureTopics(admin, plan.topics, partitions);
   const existing = new Set(await admin.listTopics());

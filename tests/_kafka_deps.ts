@@ -27,3 +27,10 @@ export {
 } from "../harness/secure_cluster.ts";
 export { brokerAnswers, createKafka } from "../shared/kafka/connection.ts";
 export { makeCa } from "../local_broker/certificates.ts";
+export { revokeAcls } from "../security/acls.ts";
+export {
+  AclOperationTypes,
+  AclPermissionTypes,
+  AclResourceTypes,
+  ResourcePatternTypes,
+} from "kafkajs";

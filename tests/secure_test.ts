@@ -5,18 +5,23 @@
 import assert from "node:assert/strict";
 import { CREDENTIALS_DIR, SECURE_ROOT } from "../local_broker/secure_config.ts";
 import type { KafkaSettings } from "../shared/config.ts";
-import type { Kafka } from "kafkajs";
+import type { Admin, Kafka } from "kafkajs";
 import { hasPermissions, needsPermissions, tempDir } from "./_support.ts";
 
 // Loaded only when the tests may run: see _kafka_deps.ts.
 const {
+  AclOperationTypes,
+  AclPermissionTypes,
+  AclResourceTypes,
   brokerAnswers,
   createKafka,
   ensureModel,
   ensureSecureBroker,
   makeCa,
   MODEL_DIR,
+  revokeAcls,
   releaseSecureBroker,
+  ResourcePatternTypes,
   runTask,
   secureAdminConfig,
   secureService,
@@ -93,6 +98,37 @@ async function brokerDenied(who: string, resource: string): Promise<void> {
     }
     if (Date.now() > deadline) {
       assert.fail(`the broker log has no '${who}' on ${resource} within 10 s`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** Deletes this run's topics and ACLs, and waits (10 s at most) until no ACL of it is left. */
+async function removeRun(admin: Admin): Promise<void> {
+  const runPrefix = svc.names.KAFKA_REQUEST_TOPIC.replace(/requests$/, "");
+  const mine = (await admin.listTopics()).filter((t) => t.startsWith(runPrefix));
+  await admin.deleteTopics({ topics: mine }).catch(() => {});
+  const config = svc.config("admin");
+  await revokeAcls(admin, {
+    topics: config.topics,
+    workerGroup: config.workerGroup,
+    replyTopicPrefix: config.replyTopicPrefix,
+    clientGroupPrefix: "fashion-receiver",
+    tenants: ["tenant-a", "tenant-b"],
+  });
+  // Deletions reach the brokers' authorizers through the metadata log, a moment later.
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const left = await admin.describeAcls({
+      resourceType: AclResourceTypes.ANY,
+      resourcePatternType: ResourcePatternTypes.ANY,
+      operation: AclOperationTypes.ANY,
+      permissionType: AclPermissionTypes.ANY,
+    });
+    const ours = left.resources.filter((r) => r.resourceName.startsWith(runPrefix));
+    if (ours.length === 0) return;
+    if (Date.now() > deadline) {
+      assert.fail(`${ours.length} ACL resources of the run left after 10 s`);
     }
     await new Promise((r) => setTimeout(r, 200));
   }
@@ -336,15 +372,20 @@ Deno.test({
 });
 
 Deno.test({
-  name: "teardown: the run's topics go, and the secure cluster stops if the tests started it",
+  name:
+    "teardown: the run's topics and ACLs go, and the secure cluster stops if the tests started it",
   ...opts,
   async fn() {
-    const admin = (await createKafka(svc.config("admin").kafka, "cleanup")).admin();
-    await admin.connect();
-    const runPrefix = svc.names.KAFKA_REQUEST_TOPIC.replace(/requests$/, "");
-    const mine = (await admin.listTopics()).filter((t) => t.startsWith(runPrefix));
-    await admin.deleteTopics({ topics: mine }).catch(() => {});
-    await admin.disconnect();
-    await releaseSecureBroker();
+    try {
+      const admin = (await createKafka(svc.config("admin").kafka, "cleanup")).admin();
+      await admin.connect();
+      try {
+        await removeRun(admin);
+      } finally {
+        await admin.disconnect();
+      }
+    } finally {
+      await releaseSecureBroker();
+    }
   },
 });
