@@ -5,13 +5,15 @@
  */
 import { type CliSpec, parseCli } from "./shared/cli/flags.ts";
 import { runMain } from "./shared/cli/run_main.ts";
-import { loadConfig } from "./shared/config.ts";
+import { type Config, loadConfig } from "./shared/config.ts";
 import { exists } from "./shared/fs/exists.ts";
 import { runTask, startTask, type TaskProcess } from "./harness/deno_task.ts";
 import { startWorker } from "./harness/worker_process.ts";
 import { brokerAnswers } from "./shared/kafka/connection.ts";
 import { ensureSecureBroker, releaseSecureBroker } from "./harness/secure_cluster.ts";
 import { type Principal, secureEnv } from "./local_broker/secure_config.ts";
+import { writeFileAtomic } from "./shared/fs/atomic_write.ts";
+import { benchCommand, machineDescription } from "./bench/machine.ts";
 
 const CLI = {
   summary: `
@@ -31,17 +33,66 @@ print the summary, and stop what was started.`,
       type: "boolean",
       help: "on the secure local cluster, each process as its own principal (docs/security.md)",
     },
+    record: {
+      type: "boolean",
+      help: "also write the receiver's summary to bench/results/demo.json",
+    },
   },
 } as const satisfies CliSpec;
+
+const RECORD_FILE = "bench/results/demo.json";
+/** The receiver's summary lines: "answered:    1000 of 1000 ...", one fact each. */
+const SUMMARY_LINE =
+  /^(answered|predictions|errors|duplicates|throughput|accuracy|latency):\s+(.*)$/;
+
+/** Writes the receiver's summary facts, and how they were produced, to RECORD_FILE. */
+async function record(receiverLines: string[], code: number, seconds: number): Promise<void> {
+  const summary = Object.fromEntries(
+    receiverLines.flatMap((l) => {
+      const m = SUMMARY_LINE.exec(l);
+      return m ? [[m[1], m[2]]] : [];
+    }),
+  );
+  await Deno.mkdir("bench/results", { recursive: true });
+  await writeFileAtomic(
+    RECORD_FILE,
+    JSON.stringify(
+      {
+        command: benchCommand(),
+        machine: machineDescription(),
+        receiver_exit_code: code,
+        seconds,
+        summary,
+      },
+      null,
+      2,
+    ) + "\n",
+  );
+  console.error(`    written: ${RECORD_FILE}`);
+}
+
+const MODEL = "artifacts/model";
+/** Training on 2 cores takes about 10 minutes; an hour means something is wrong. */
+const TRAIN_MS = 3_600_000;
 
 /** The environment of each step: the caller's own, or a principal's on the secure cluster. */
 function envFor(secure: boolean): (p: Principal) => Record<string, string> {
   return secure ? (p) => secureEnv(p) : () => ({});
 }
 
-const MODEL = "artifacts/model";
-/** Training on 2 cores takes about 10 minutes; an hour means something is wrong. */
-const TRAIN_MS = 3_600_000;
+/** Starts the broker unless one answers (the secure one with --secure); true if it did. */
+async function startBroker(secure: boolean, config: Config): Promise<boolean> {
+  console.error(
+    `1/6 Kafka at ${secure ? secureEnv("client").KAFKA_BROKERS : config.kafka.brokers}`,
+  );
+  if (secure) return await ensureSecureBroker();
+  if (await brokerAnswers(config.kafka)) {
+    console.error("    a broker answers: reusing it");
+    return false;
+  }
+  await runTask("kafka:start", [], { echo: "    kafka | " });
+  return true;
+}
 
 async function main(): Promise<number> {
   const flags = parseCli(Deno.args, CLI);
@@ -54,17 +105,9 @@ async function main(): Promise<number> {
   const runId = `demo${Date.now().toString(36)}`;
   const ledger = `results/${runId}-sent.csv`;
   const out = `results/${runId}.csv`;
+  const t0 = performance.now();
   try {
-    const brokers = secure ? env("client").KAFKA_BROKERS : config.kafka.brokers.join(",");
-    console.error(`1/6 Kafka at ${brokers}`);
-    if (secure) {
-      await ensureSecureBroker();
-    } else if (!(await brokerAnswers(config.kafka))) {
-      await runTask("kafka:start", [], { echo: "    kafka | " });
-      startedKafka = true;
-    } else {
-      console.error("    a broker answers: reusing it");
-    }
+    startedKafka = await startBroker(secure, config);
     console.error("2/6 model");
     if (await exists(`${MODEL}/model.json`)) {
       console.error(`    ${MODEL} exists: using it (delete it to retrain)`);
@@ -115,12 +158,14 @@ async function main(): Promise<number> {
       "1",
     ], { echo: "    send | ", env: env("client") });
     const status = await receiver.status;
+    if (flags.record) await record(receiver.lines, status.code, (performance.now() - t0) / 1000);
     console.error("6/6 stopping what the demo started");
     return status.code;
   } finally {
     for (const p of started.reverse()) await p.stop("SIGTERM");
-    if (startedKafka) await runTask("kafka:stop", [], { echo: "    kafka | " });
-    if (secure) await releaseSecureBroker();
+    if (startedKafka) {
+      await (secure ? releaseSecureBroker() : runTask("kafka:stop", [], { echo: "    kafka | " }));
+    }
   }
 }
 

@@ -12,6 +12,7 @@ import { findDataDir, loadFashionMnist, loadImageCsv } from "./shared/data/datas
 import type { ImageSet } from "./shared/data/idx.ts";
 import { createModel } from "./shared/model/create_model.ts";
 import { formatDuration } from "./shared/cli/status_line.ts";
+import { requirePathAccess } from "./shared/fs/path_access.ts";
 import { type Metrics, writeArtifacts } from "./training/artifacts.ts";
 import { labelsAt, lossAndAccuracy, predictProbabilities } from "./training/evaluate.ts";
 import { fit, type FitListener } from "./training/fit.ts";
@@ -205,6 +206,16 @@ export async function train(o: TrainOptions): Promise<Metrics> {
 async function main(): Promise<void> {
   const flags = parseCli(Deno.args, TRAIN_CLI);
   if (!flags) return;
+  // Refused here, not after the training it would have thrown away.
+  requirePathAccess({
+    set: "train",
+    read: {
+      "--data": flags.data,
+      "--train-csv": flags["train-csv"],
+      "--test-csv": flags["test-csv"],
+    },
+    write: { "--out": flags.out },
+  });
   const options: TrainOptions = {
     dataDir: flags.data,
     trainCsv: flags["train-csv"],

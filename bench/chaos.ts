@@ -92,7 +92,7 @@ async function main(): Promise<number> {
   const report = (r: CaseResult) => {
     results.push(r);
     console.error(
-      `${r.name}: sent ${r.sent}, answered ${r.answered}, lost ${r.lost}, duplicated ${r.duplicated} (${
+      `${r.name}: sent ${r.sent}, answered ${r.answered} (${r.errorReplies} by error replies), lost ${r.lost}, duplicated ${r.duplicated} (${
         r.seconds.toFixed(1)
       } s)${r.notes.length ? `\n  ${r.notes.join("\n  ")}` : ""}`,
     );
@@ -112,20 +112,30 @@ async function main(): Promise<number> {
           `${
             bad.kinds - misfiled.length
           } in the DLQ with the expected code, ${bad.errorReplies.length} of ${bad.expectedReplies} error replies, ` +
-          `${bad.goodAnswered} of ${bad.good} good answered by ${bad.workers.size} worker (exited: ${bad.workerExited}); ` +
+          `${bad.goodAnswered} of ${bad.goodSentMixed} good predicted, ${bad.goodErrorReplies} good given an error reply, ` +
+          `by ${bad.workers.size} worker (exited: ${bad.workerExited}); ` +
           `good throughput ${bad.goodPerSecondClean.toFixed(0)}/s alone, ${
             bad.goodPerSecondMixed.toFixed(0)
-          }/s mixed`,
+          }/s mixed (clean, mixed, clean, mixed)`,
       );
       for (const m of misfiled) console.error(`  ${m.kind}: expected ${m.expected}, got ${m.got}`);
+      const wrongReplies = bad.errorReplies.filter((r) => r.code !== r.expected);
+      for (const r of wrongReplies) {
+        console.error(`  reply ${r.id}: expected ${r.expected}, got ${r.code}`);
+      }
       badSummary = {
         kinds: bad.kinds,
         dead_letters_with_expected_code: bad.kinds - misfiled.length,
+        dead_letters: bad.deadLetters.map(({ kind, expected, got }) => ({ kind, expected, got })),
         error_replies: bad.errorReplies.length,
+        error_replies_with_expected_code: bad.errorReplies.length - wrongReplies.length,
         expected_error_replies: bad.expectedReplies,
-        good: bad.good,
-        good_answered: bad.goodAnswered,
+        good_per_stream: bad.good,
+        good_sent_mixed: bad.goodSentMixed,
+        good_predicted_mixed: bad.goodAnswered,
+        good_error_replies: bad.goodErrorReplies,
         worker_restarted: bad.workerExited || bad.workers.size !== 1,
+        good_per_second_runs: bad.goodPerSecondRuns,
         good_per_second_alone: bad.goodPerSecondClean,
         good_per_second_mixed: bad.goodPerSecondMixed,
       };
@@ -153,11 +163,11 @@ async function main(): Promise<number> {
   }
   console.log(`machine: ${machineDescription()}`);
   console.log("");
-  console.log("| case | sent | answered | lost | duplicated | seconds |");
-  console.log("| --- | --- | --- | --- | --- | --- |");
+  console.log("| case | sent | answered | error replies | lost | duplicated | seconds |");
+  console.log("| --- | --- | --- | --- | --- | --- | --- |");
   for (const r of results) {
     console.log(
-      `| ${r.name} | ${r.sent} | ${r.answered} | ${r.lost} | ${r.duplicated} | ${
+      `| ${r.name} | ${r.sent} | ${r.answered} | ${r.errorReplies} | ${r.lost} | ${r.duplicated} | ${
         r.seconds.toFixed(1)
       } |`,
     );
@@ -166,19 +176,29 @@ async function main(): Promise<number> {
   await writeFileAtomic(
     "bench/results/chaos.json",
     JSON.stringify(
-      { machine: machineDescription(), command: "deno task chaos", rate, results },
+      {
+        machine: machineDescription(),
+        command: `deno task chaos ${Deno.args.join(" ")}`.trim(),
+        rate,
+        results,
+        bad_input: badSummary ?? null,
+      },
       null,
       2,
     ) + "\n",
   );
   const lost = results.reduce((n, r) => n + r.lost, 0);
+  const errorReplies = results.reduce((n, r) => n + r.errorReplies, 0);
   console.log(lost === 0 ? "\nlost: 0 in every case" : `\nLOST ${lost} requests`);
   if (badSummary) console.log(`bad input: ${JSON.stringify(badSummary)}`);
   const badOk = !cases.has("bad") || badSummary !== undefined &&
       badSummary.dead_letters_with_expected_code === badSummary.kinds &&
       badSummary.error_replies === badSummary.expected_error_replies &&
-      badSummary.good_answered === badSummary.good && !badSummary.worker_restarted;
-  return lost === 0 && badOk ? 0 : 1;
+      badSummary.error_replies_with_expected_code === badSummary.expected_error_replies &&
+      badSummary.good_predicted_mixed === badSummary.good_sent_mixed &&
+      badSummary.good_error_replies === 0 && !badSummary.worker_restarted;
+  if (errorReplies > 0) console.log(`${errorReplies} good requests got an error reply`);
+  return lost === 0 && errorReplies === 0 && badOk ? 0 : 1;
 }
 
 if (import.meta.main) await runMain(main);

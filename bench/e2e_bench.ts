@@ -100,7 +100,10 @@ interface Row {
   max_batch: number;
   throughput_per_s: number;
   sent: number;
+  /** Distinct requests answered: predictions plus error replies, counted apart below. */
   answered: number;
+  predictions: number;
+  error_replies: number;
   latency_at_1000_per_s_ms: { p50: number; p95: number; p99: number };
   latency_answered: number;
 }
@@ -169,6 +172,8 @@ async function scenario(
       throughput_per_s: tput.throughput,
       sent: o.count,
       answered: tput.received,
+      predictions: tput.predictions,
+      error_replies: tput.errors,
       latency_at_1000_per_s_ms: lat.latencyMs,
       latency_answered: lat.received,
     };
@@ -214,7 +219,13 @@ async function soak(set: ImageSet, count: number, model: string) {
     const points: SoakPoint[] = worker.lines.map(parseEvent).flatMap((e) =>
       e?.event === "status" ? [e as unknown as SoakPoint & { event: string }] : []
     ).map(({ processed, tensors, rssMb, heapMb }) => ({ processed, tensors, rssMb, heapMb }));
-    return { answered: got.received, throughput: got.throughput, points };
+    return {
+      answered: got.received,
+      predictions: got.predictions,
+      errorReplies: got.errors,
+      throughput: got.throughput,
+      points,
+    };
   } finally {
     await worker.stop();
     await deleteTopics(service);

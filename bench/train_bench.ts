@@ -16,7 +16,9 @@ import { startHelperThreads, stopGemmHelper } from "../training/kernels/gemm_hel
 import { registerTrainingKernels } from "../training/kernels/registry.ts";
 import { WasmAdamOptimizer } from "../training/wasm_adam.ts";
 import { seededRandom, shuffleInPlace } from "../training/random.ts";
-import { machineDescription } from "./machine.ts";
+import { benchCommand, machineDescription } from "./machine.ts";
+import { dirname } from "node:path";
+import { requirePathAccess } from "../shared/fs/path_access.ts";
 import { THREADS_FLAG } from "../train.ts";
 
 const BENCH_TRAIN_CLI = {
@@ -43,6 +45,12 @@ const BENCH_TRAIN_CLI = {
       type: "string",
       arg: "DIR",
       help: "Fashion-MNIST folder (otherwise found as deno task train finds it)",
+    },
+    out: {
+      type: "string",
+      arg: "FILE",
+      default: "bench/results/train.json",
+      help: "results file (e.g. bench/results/train_threads1.json for --threads 1)",
     },
   },
 } as const satisfies CliSpec;
@@ -90,6 +98,11 @@ async function main(): Promise<void> {
   const epochImages = flags["epoch-images"];
   const wantThreads = flags.threads;
   const batchSize = 200;
+  requirePathAccess({
+    set: "bench_train",
+    read: { "--data": flags.data },
+    write: { "--out": flags.out },
+  });
   const set = await loadFashionMnist(await findDataDir(flags.data, loadConfig().dataDir), "train");
   const order = shuffleInPlace(
     Int32Array.from({ length: set.count }, (_, i) => i),
@@ -148,8 +161,12 @@ async function main(): Promise<void> {
         result.wasm_speedup_over_cpu.toFixed(1)
       }x faster`,
   );
-  await Deno.mkdir("bench/results", { recursive: true });
-  await writeFileAtomic("bench/results/train.json", JSON.stringify(result, null, 2) + "\n");
+  await Deno.mkdir(dirname(flags.out), { recursive: true });
+  await writeFileAtomic(
+    flags.out,
+    JSON.stringify({ command: benchCommand(), ...result }, null, 2) + "\n",
+  );
+  console.log(`written: ${flags.out}`);
 }
 
 if (import.meta.main) await runMain(main);

@@ -10,6 +10,7 @@ import { createKafka } from "../shared/kafka/connection.ts";
 import { pinGroupStart } from "../shared/kafka/consumer.ts";
 import { isErrorReply, type Response } from "../shared/protocol/schema.ts";
 import { RECENT_IDS } from "./received_ids.ts";
+import { requirePathAccess } from "../shared/fs/path_access.ts";
 import { formatSummary, receiveResponses } from "./receiver.ts";
 
 // Until harness/, bench/ and tests/ import these from ./receiver.ts.
@@ -110,6 +111,11 @@ async function main(): Promise<number> {
   const flags = parseCli(Deno.args, RECEIVE_CLI);
   if (!flags) return 0;
   const { count, print } = flags;
+  requirePathAccess({
+    set: "client",
+    read: { "--ledger": flags.ledger },
+    write: { "--out": flags.out },
+  });
   if (flags.out) {
     await Deno.mkdir(flags.out.replace(/\/[^/]*$/, "") || ".", { recursive: true }).catch(() => {});
   }

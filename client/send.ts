@@ -14,6 +14,7 @@ import { idempotentProducer, type Sender } from "../shared/kafka/producer.ts";
 import { StatusLine } from "../shared/cli/status_line.ts";
 import { encodeRequest, ID, MAX_ID_LENGTH } from "../shared/protocol/schema.ts";
 import { ledgerLines } from "./ledger.ts";
+import { requirePathAccess } from "../shared/fs/path_access.ts";
 
 /** Pause between requests when neither --rate nor --pause-seconds is given, like the original. */
 const DEFAULT_PAUSE_S = 0.1;
@@ -230,10 +231,15 @@ async function main(): Promise<void> {
   const count = flags.count ?? Number.MAX_SAFE_INTEGER;
   const rate = sendRate(flags.rate, flags["pause-seconds"]);
   const runId = runIdFlag(flags["run-id"]);
+  const ledger = flags.ledger === "none" ? undefined : flags.ledger;
+  requirePathAccess({
+    set: "client",
+    read: { "--source": flags.source, "--data": flags.data },
+    write: { "--ledger": ledger },
+  });
   const config = loadConfig();
   const replyTo = replyToFlag(flags["reply-to"], config.replyTopicPrefix);
   const set = await loadSource(flags, config);
-  const ledger = flags.ledger === "none" ? undefined : flags.ledger;
   if (ledger === SEND_CLI.flags.ledger.default) await Deno.mkdir("results", { recursive: true });
 
   const kafka = await createKafka(config.kafka, "client-send");

@@ -21,7 +21,10 @@ import type { BadRequest } from "./bad_requests.ts";
 export interface CaseResult {
   name: string;
   sent: number;
+  /** Distinct requests answered by anything: a prediction or an error reply. */
   answered: number;
+  /** Error replies among them: every request of a case is good, so any is a failure. */
+  errorReplies: number;
   lost: number;
   duplicated: number;
   seconds: number;
@@ -92,7 +95,7 @@ async function receiver(s: Service, group: string): Promise<Consumer> {
   return consumer;
 }
 
-/** Sent, answered, lost and duplicated, from the receivers' summaries. */
+/** Sent, answered, error replies, lost and duplicated, from the receivers' summaries. */
 function tally(
   name: string,
   sent: number,
@@ -103,8 +106,10 @@ function tally(
 ): CaseResult {
   const answered = new Set<string>();
   let duplicated = 0;
+  let errorReplies = 0;
   for (const p of parts) {
     duplicated += p.duplicates;
+    errorReplies += p.errors;
     for (const id of p.ids) {
       if (answered.has(id)) duplicated++;
       answered.add(id);
@@ -112,7 +117,7 @@ function tally(
   }
   let lost = 0;
   for (let i = 0; i < sent; i++) if (!answered.has(`${runId}-${i}`)) lost++;
-  return { name, sent, answered: answered.size, lost, duplicated, seconds, notes };
+  return { name, sent, answered: answered.size, errorReplies, lost, duplicated, seconds, notes };
 }
 
 /**
@@ -275,15 +280,24 @@ export async function killBroker(o: CaseOptions): Promise<CaseResult> {
 /** What the bad-input suite saw. */
 export interface BadInputResult {
   kinds: number;
+  /** Good requests per stream. */
   good: number;
+  /** Good requests answered with a prediction, over both mixed streams. */
   goodAnswered: number;
+  /** Good requests sent in the mixed streams (2 x good). */
+  goodSentMixed: number;
+  /** Error replies to good requests, over all four streams: must be 0. */
+  goodErrorReplies: number;
   /** Dead letters by id-less index: the error code each bad request got. */
   deadLetters: { kind: string; expected: string; got?: string; message?: string }[];
-  /** Error replies for bad requests whose id was readable. */
-  errorReplies: { id: string; code: string }[];
+  /** Error replies for bad requests whose id was readable, with the code each should have. */
+  errorReplies: { id: string; code: string; expected: string }[];
   expectedReplies: number;
   workers: Set<string>;
   workerExited: boolean;
+  /** Good answers per second of each stream, in the order run: clean, mixed, clean, mixed. */
+  goodPerSecondRuns: { mixed: boolean; perSecond: number }[];
+  /** Means of the clean and of the mixed streams. */
   goodPerSecondClean: number;
   goodPerSecondMixed: number;
 }
@@ -321,7 +335,7 @@ async function goodStream(
       topic: requests,
       acks: -1,
       messages: [{
-        key: `bad-key-${b.kind.replace(/\W+/g, "-")}`,
+        key: badKey(b),
         value: b.value === null ? null : asBuffer(b.value),
         headers: { "bad-kind": b.kind },
       }],
@@ -331,6 +345,11 @@ async function goodStream(
   const got = await receiving;
   await consumer.disconnect();
   return got;
+}
+
+/** The key a bad request is sent with: the id a worker may answer when the value has none. */
+function badKey(b: BadRequest): string {
+  return `bad-key-${b.kind.replace(/\W+/g, "-")}`;
 }
 
 /** Every dead letter, by the `bad-kind` header it was sent with. */
@@ -363,7 +382,10 @@ async function errorReplies(o: BadInputOptions, kafka: Awaited<ReturnType<typeof
     timeoutMs: DRAIN_MS,
     onMessage: (message) => {
       const d = decodeResponse(message.value);
-      if (d.ok && isErrorReply(d.value)) replies.set(d.value.id, d.value.error.code);
+      // Only bad requests' ids: an error reply to a good one is counted by its stream.
+      if (d.ok && isErrorReply(d.value) && d.value.id.startsWith("bad-")) {
+        replies.set(d.value.id, d.value.error.code);
+      }
       if (d.ok && !isErrorReply(d.value)) workers.add(d.value.worker);
       return replies.size >= expected;
     },
@@ -371,10 +393,13 @@ async function errorReplies(o: BadInputOptions, kafka: Awaited<ReturnType<typeof
   return { replies, workers, expected };
 }
 
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
 /**
- * Sends every kind of malformed request in `o.bad` into a live stream of
- * `o.good` good ones (and, before that, the same good stream alone as a
- * baseline), then reads back the DLQ and the responses.
+ * Sends every kind of malformed request in `o.bad` into live streams of
+ * `o.good` good ones, alternating with the same good stream alone
+ * (clean, mixed, clean, mixed, so a machine warming up or slowing down
+ * favours neither), then reads back the DLQ and the responses.
  */
 export async function badInput(o: BadInputOptions): Promise<BadInputResult> {
   await createTopics(o.service, 3);
@@ -383,27 +408,40 @@ export async function badInput(o: BadInputOptions): Promise<BadInputResult> {
   const producer = idempotentProducer(kafka);
   await producer.connect();
   try {
-    const clean = await goodStream(o, producer, false);
-    const mixed = await goodStream(o, producer, true);
+    const runs: { mixed: boolean; got: ReceiveSummary }[] = [];
+    for (const mixed of [false, true, false, true]) {
+      runs.push({ mixed, got: await goodStream(o, producer, mixed) });
+    }
     const letters = await deadLetters(o, kafka);
     const { replies, workers, expected } = await errorReplies(o, kafka);
     const exited = await Promise.race([w.status.then(() => true), sleep(100).then(() => false)]);
+    // A reply carries the request's id or, when the value could not be read, its key.
+    const expectedCode = new Map(o.bad.flatMap((b) => [[badKey(b), b.code], [b.id, b.code]]));
+    const perSecond = (mixed: boolean) =>
+      mean(runs.filter((r) => r.mixed === mixed).map((r) => r.got.throughput));
     return {
       kinds: o.bad.length,
       good: o.good,
-      goodAnswered: mixed.received,
+      goodAnswered: runs.reduce((n, r) => n + (r.mixed ? r.got.predictions : 0), 0),
+      goodSentMixed: 2 * o.good,
+      goodErrorReplies: runs.reduce((n, r) => n + r.got.errors, 0),
       deadLetters: o.bad.map((b) => ({
         kind: b.kind,
         expected: b.code,
         got: letters.get(b.kind)?.code,
         message: letters.get(b.kind)?.message,
       })),
-      errorReplies: [...replies].map(([id, code]) => ({ id, code })),
+      errorReplies: [...replies].map(([id, code]) => ({
+        id,
+        code,
+        expected: expectedCode.get(id) ?? "(no bad request has this id)",
+      })),
       expectedReplies: expected,
       workers,
       workerExited: exited,
-      goodPerSecondClean: clean.throughput,
-      goodPerSecondMixed: mixed.throughput,
+      goodPerSecondRuns: runs.map((r) => ({ mixed: r.mixed, perSecond: r.got.throughput })),
+      goodPerSecondClean: perSecond(false),
+      goodPerSecondMixed: perSecond(true),
     };
   } finally {
     await producer.disconnect();

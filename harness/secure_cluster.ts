@@ -21,15 +21,16 @@ export function secureAdminConfig(): Config {
   return parseConfig(secureEnv("admin"), readSecretFile);
 }
 
-/** Makes sure the secure cluster answers (as admin), starting it if needed. */
-export async function ensureSecureBroker(): Promise<void> {
+/** Makes sure the secure cluster answers (as admin), starting it if needed; true if it did. */
+export async function ensureSecureBroker(): Promise<boolean> {
   const answers = await Deno.stat(secureEnv("admin").KAFKA_SASL_PASSWORD_FILE).then(
     () => brokerAnswers(secureAdminConfig().kafka),
     () => false,
   );
-  if (answers) return;
+  if (answers) return false;
   await runTask("kafka:start", ["--secure"]);
   started = true;
+  return true;
 }
 
 /** Stops the secure cluster if ensureSecureBroker() started it. */

@@ -89,7 +89,7 @@ export async function createTopics(service: Service, partitions = 6): Promise<vo
   const admin = (await serviceKafka(service, "harness-admin")).admin();
   await admin.connect();
   try {
-    await ensureTopics(admin, service.config.topics, partitions);
+    await ensureTopics(admin, service.config.topics, { partitions });
   } finally {
     await admin.disconnect();
   }

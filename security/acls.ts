@@ -100,7 +100,7 @@ export async function revokeAcls(admin: Admin, plan: PlanInput): Promise<void> {
 }
 
 async function createTopics(admin: Admin, plan: PlanInput, partitions: number): Promise<void> {
-  await ensureTopics(admin, plan.topics, partitions);
+  await ensureTopics(admin, plan.topics, { partitions });
   const existing = new Set(await admin.listTopics());
   const replies = plan.tenants.map((t) => tenantReplyTopic(plan.replyTopicPrefix, t))
     .filter((t) => !existing.has(t));

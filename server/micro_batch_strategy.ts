@@ -1,5 +1,6 @@
 import { MicroBatcher } from "./micro_batcher.ts";
 import { coalescingPublisher } from "./publisher.ts";
+import { serveGuarded } from "./poison_guard.ts";
 import { serveMessages } from "./serve_messages.ts";
 import { publication, type ServeStrategy, type StrategyDeps } from "./serve_strategy.ts";
 
@@ -32,22 +33,27 @@ export function microBatchStrategy(deps: StrategyDeps, limits: MicroBatchLimits)
         if (--yetToSubmit === 0) batcher.flush();
       };
       try {
-        const served = await serveMessages(batch.messages, {
-          topic: batch.topic,
-          partition: batch.partition,
-          model: deps.model,
-          worker: deps.worker,
-          replyTopicPrefix: deps.replyTopicPrefix,
-          classify: (images) => {
-            const results = batcher.submit(images);
-            submitted();
-            return results;
-          },
-        });
-        submitted(); // a batch of malformed requests only submits nothing
-        const work = publication(batch, batch.messages, served);
-        await publish(work, committer);
-        deps.onServed(batch.partition, batch.messages.length, served);
+        const done = await serveGuarded(batch, async () => {
+          const served = await serveMessages(batch.messages, {
+            topic: batch.topic,
+            partition: batch.partition,
+            model: deps.model,
+            worker: deps.worker,
+            replyTopicPrefix: deps.replyTopicPrefix,
+            classify: (items) => {
+              const results = batcher.submit(items);
+              submitted();
+              return results;
+            },
+          });
+          submitted(); // a batch of malformed requests only submits nothing
+          await publish(publication(batch, batch.messages, served), committer);
+          return served;
+        }, deps);
+        if (!done) return; // the partition moved: its next owner serves the batch again
+        // The fallback published by itself, outside the coalescer: note its offset here.
+        if (done.fallback) committer.note(publication(batch, batch.messages, done.served).commit);
+        deps.onServed(batch.partition, batch.messages.length, done.served);
         if (!batch.isStale()) batch.resolveOffset(batch.messages[batch.messages.length - 1].offset);
       } finally {
         submitted();

@@ -1,5 +1,6 @@
 import type { OffsetCommit } from "../shared/kafka/offset_committer.ts";
-import { serveMessages } from "./serve_messages.ts";
+import { serveGuarded } from "./poison_guard.ts";
+import { type ClassifyItem, serveMessages } from "./serve_messages.ts";
 import { publication, type ServeStrategy, type StrategyDeps } from "./serve_strategy.ts";
 
 /**
@@ -13,7 +14,7 @@ export function naiveStrategy(
 ): ServeStrategy {
   let predicts = 0;
   let images = 0;
-  const classify = (batch: Uint8Array[]) => {
+  const classify = (batch: ClassifyItem[]) => {
     predicts++;
     images += batch.length;
     return Promise.resolve(deps.predict(batch));
@@ -22,18 +23,22 @@ export function naiveStrategy(
     async serve(batch) {
       for (const m of batch.messages) {
         if (!batch.isRunning() || batch.isStale()) break;
-        const served = await serveMessages([m], {
-          topic: batch.topic,
-          partition: batch.partition,
-          model: deps.model,
-          worker: deps.worker,
-          replyTopicPrefix: deps.replyTopicPrefix,
-          classify,
-        });
-        const work = publication(batch, [m], served);
-        await deps.send([work]);
-        await commitNow([work.commit]);
-        deps.onServed(batch.partition, 1, served);
+        const one = { ...batch, messages: [m] };
+        const done = await serveGuarded(one, async () => {
+          const served = await serveMessages([m], {
+            topic: batch.topic,
+            partition: batch.partition,
+            model: deps.model,
+            worker: deps.worker,
+            replyTopicPrefix: deps.replyTopicPrefix,
+            classify,
+          });
+          await deps.send([publication(batch, [m], served)]);
+          return served;
+        }, deps);
+        if (!done) break; // the partition moved: its next owner serves the message again
+        await commitNow([publication(batch, [m], done.served).commit]);
+        deps.onServed(batch.partition, 1, done.served);
         if (!batch.isStale()) batch.resolveOffset(m.offset);
       }
     },

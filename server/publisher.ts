@@ -23,7 +23,7 @@ export interface CommitNotes {
 }
 
 /**
- * One send of the responses, replies and dead letters of `items`, acknowledged by
+ * One send of the dead letters, responses and replies of `items`, acknowledged by
  * every in-sync replica (acks -1): only then may their offsets be committed,
  * which is what makes delivery at-least-once.
  */
@@ -34,11 +34,14 @@ export function publicationSender(
   return async (items) => {
     const responses = items.flatMap((i) => i.responses);
     const deadLetters = items.flatMap((i) => i.deadLetters);
-    const topicMessages = [{ topic: topics.responses, messages: responses }];
+    // Dead letters first: the topics go out one after the other, and a dead
+    // letter the broker refuses then fails the send before any response is
+    // written, so a retry of the batch repeats no answer.
+    const topicMessages = deadLetters.length ? [{ topic: topics.dlq, messages: deadLetters }] : [];
+    topicMessages.push({ topic: topics.responses, messages: responses });
     for (const i of items) {
       for (const [topic, messages] of i.replies) topicMessages.push({ topic, messages });
     }
-    if (deadLetters.length) topicMessages.push({ topic: topics.dlq, messages: deadLetters });
     await producer.sendBatch({ topicMessages, acks: -1 });
   };
 }

@@ -1,6 +1,7 @@
 import type { Served } from "./serve_messages.ts";
 import type { Source } from "./dead_letter.ts";
-import type { CommitNotes, Publication, PublicationSender } from "./publisher.ts";
+import type { GuardDeps } from "./poison_guard.ts";
+import type { CommitNotes, Publication } from "./publisher.ts";
 
 /** A request message as the worker reads it (kafkajs's, minus what it does not use). */
 export type RequestMessage = Omit<Source, "topic" | "partition">;
@@ -28,16 +29,12 @@ export interface ServeStrategy {
   meanBatch(): number;
 }
 
-/** What a strategy uses, wired by the worker. */
-export interface StrategyDeps {
-  /** The model version and worker id that replies carry. */
-  model: string;
-  worker: string;
-  /** What a request's `reply_to` must start with (KAFKA_REPLY_TOPIC_PREFIX). */
-  replyTopicPrefix: string;
-  /** One predict: each image's class probabilities. */
-  predict(images: Uint8Array[]): Float32Array[];
-  send: PublicationSender;
+/**
+ * What a strategy uses, wired by the worker: the model version and worker
+ * id that replies carry, one predict (each image's class probabilities),
+ * the sender, the retry policy and its events (see poison_guard.ts).
+ */
+export interface StrategyDeps extends GuardDeps {
   /** Counts and logs what serving `count` messages of `partition` produced. */
   onServed(partition: number, count: number, served: Served): void;
 }

@@ -36,19 +36,37 @@ export async function partitionCount(admin: Admin, topic: string): Promise<numbe
   return meta?.topics[0]?.partitions.length ?? 0;
 }
 
+/** What {@linkcode ensureTopics} creates. */
+export interface TopicOptions {
+  /** Partitions of each topic created (6 by default). */
+  partitions?: number;
+  /** Copies of each partition; min(3, brokers) by default. */
+  replication?: number;
+}
+
 /**
- * Creates whichever of `topics` are missing, with `partitions` partitions
+ * Creates whichever of `topics` are missing, with `o.partitions` partitions
  * and min(3, brokers) replicas unless told otherwise; returns the names it
  * created. Existing topics are left as they are.
+ *
+ * The request topic keeps the broker's max.message.bytes (about 1 MB)
+ * rather than the schema's 4 KiB request limit plus record overhead: Kafka
+ * applies that setting to a whole record batch, not to a record, and a
+ * producer sends all the records of a partition in one batch. Measured on
+ * our broker with max.message.bytes 5,120: sends of one and of four 1.1 KB
+ * records were accepted, a send of ten refused with MESSAGE_TOO_LARGE; the
+ * client sends up to 500 requests a call, so a 5 KB limit would refuse
+ * most of its sends. Oversized requests are instead refused by the worker
+ * (too_large, with an error reply by key), and its dead letters are bounded
+ * (dead_letter.ts), so they cannot stall a partition.
  */
 export async function ensureTopics(
   admin: Admin,
   topics: Topics,
-  partitions = 6,
-  replication?: number,
+  o: TopicOptions = {},
 ): Promise<string[]> {
   const { brokers } = await admin.describeCluster();
-  const replicationFactor = replication ?? Math.min(3, brokers.length);
+  const replicationFactor = o.replication ?? Math.min(3, brokers.length);
   if (replicationFactor > brokers.length) {
     throw new Error(
       `--replication ${replicationFactor} needs as many brokers; the cluster has ${brokers.length}`,
@@ -59,7 +77,11 @@ export async function ensureTopics(
   if (missing.length > 0) {
     await admin.createTopics({
       waitForLeaders: true,
-      topics: missing.map((topic) => ({ topic, numPartitions: partitions, replicationFactor })),
+      topics: missing.map((topic) => ({
+        topic,
+        numPartitions: o.partitions ?? 6,
+        replicationFactor,
+      })),
     });
   }
   return missing;
@@ -78,7 +100,7 @@ export async function prepareTopics(
   const admin = kafka.admin();
   await admin.connect();
   try {
-    const created = await ensureTopics(admin, topics, partitions);
+    const created = await ensureTopics(admin, topics, { partitions });
     return { created, requestPartitions: await partitionCount(admin, topics.requests) };
   } finally {
     await admin.disconnect();
@@ -93,7 +115,7 @@ async function main(): Promise<void> {
   const admin = (await createKafka(config.kafka, "topics")).admin();
   await admin.connect();
   try {
-    const created = await ensureTopics(admin, config.topics, partitions, replication);
+    const created = await ensureTopics(admin, config.topics, { partitions, replication });
     for (const t of [config.topics.requests, config.topics.responses, config.topics.dlq]) {
       const state = created.includes(t) ? "created" : "exists";
       console.log(`${t}: ${state}, ${await partitionCount(admin, t)} partitions`);

@@ -13,11 +13,14 @@ import { idempotentProducer } from "../shared/kafka/producer.ts";
 import { useBackend } from "../shared/model/backend.ts";
 import { loadModel } from "../shared/model/model_io.ts";
 import { IMAGE_BYTES } from "../shared/protocol/classes.ts";
+import { BadInputLog } from "./bad_input_log.ts";
 import { logGroupEvents } from "./group_events.ts";
 import { microBatchStrategy } from "./micro_batch_strategy.ts";
 import { naiveStrategy } from "./naive_strategy.ts";
 import { predictBatch } from "./predictor.ts";
 import { publicationSender } from "./publisher.ts";
+import { RETRY_POLICY } from "./retry_policy.ts";
+import type { ClassifyItem } from "./serve_messages.ts";
 import { serveLoop } from "./serve_loop.ts";
 import type { ServeStrategy, StrategyDeps } from "./serve_strategy.ts";
 import { prepareTopics } from "./topics.ts";
@@ -62,6 +65,11 @@ Run it in several terminals to share the partitions among workers.`,
       max: 3600,
     },
     json: { type: "boolean", help: "events as JSON lines (the first 'ready' one when serving)" },
+    "test-poison-id": {
+      type: "string",
+      arg: "ID",
+      help: "TEST HOOK for fault tests: any predict whose batch holds this request id throws",
+    },
   },
   notes: `
 Environment: KAFKA_BROKERS (default localhost:9092), KAFKA_WORKER_GROUP
@@ -75,6 +83,8 @@ export interface WorkerOptions {
   partitions: number;
   statusIntervalS: number;
   json: boolean;
+  /** Test hook: predicts of batches holding this id throw. */
+  testPoisonId?: string;
 }
 
 /** The options of parsed worker flags. */
@@ -86,6 +96,7 @@ export function workerOptions(flags: FlagValues<typeof WORKER_CLI>): WorkerOptio
     partitions: flags.partitions,
     statusIntervalS: flags["status-interval"],
     json: flags.json,
+    testPoisonId: flags["test-poison-id"],
   };
 }
 
@@ -95,6 +106,23 @@ export interface RunningWorker {
   stop(): Promise<void>;
   /** Settles when the worker has stopped. */
   stopped: Promise<void>;
+}
+
+/** Bad input is logged in full once per code per interval, and counted in a summary. */
+const BAD_INPUT_SUMMARY_MS = 10_000;
+
+/** The --test-poison-id hook: `predict`, but throwing for any batch that holds `id`. */
+function poisonHook(
+  id: string | undefined,
+  predict: (items: ClassifyItem[]) => Float32Array[],
+): (items: ClassifyItem[]) => Float32Array[] {
+  if (id === undefined) return predict;
+  return (items) => {
+    if (items.some((i) => i.id === id)) {
+      throw new Error(`test hook --test-poison-id: predict refuses a batch holding ${id}`);
+    }
+    return predict(items);
+  };
 }
 
 // The one place the mode is chosen: nothing else asks whether it is naive.
@@ -148,17 +176,30 @@ export async function startWorker(o: WorkerOptions, config: Config): Promise<Run
   await consumer.subscribe({ topic: config.topics.requests, fromBeginning: true });
 
   const counts: ServeCounts = { processed: 0, errors: 0 };
+  const badInput = new BadInputLog(BAD_INPUT_SUMMARY_MS, Date.now());
+  const summaries = setInterval(() => {
+    const summary = badInput.summary(Date.now());
+    if (summary) log("bad_request_summary", summary);
+  }, BAD_INPUT_SUMMARY_MS);
   const strategy = chooseStrategy(o, {
     model: version,
     worker: id,
     replyTopicPrefix: config.replyTopicPrefix,
-    predict: (images) => predictBatch(model, images),
+    predict: poisonHook(o.testPoisonId, (items) => predictBatch(model, items.map((i) => i.image))),
     send: publicationSender(producer, config.topics),
+    policy: RETRY_POLICY,
+    onRetry: (partition, r) => log("batch_retry", { partition, ...r, error: String(r.error) }),
+    onPoison: (partition, messages, attempts, e) =>
+      log("batch_poison", { partition, messages, attempts, error: String(e) }),
+    onDropped: (partition, offset, e) =>
+      log("request_dropped", { partition, offset, error: String(e) }),
     onServed(partition, count, served) {
       counts.processed += count;
       counts.errors += served.errors.length;
       for (const e of served.errors) {
-        log("bad_request", { code: e.code, message: e.message, partition });
+        if (badInput.note(e.code)) {
+          log("bad_request", { code: e.code, message: e.message, partition });
+        }
       }
     },
   }, consumer);
@@ -184,6 +225,7 @@ export async function startWorker(o: WorkerOptions, config: Config): Promise<Run
     // disconnect the producer that the last batches needed.
     stopping ??= (async () => {
       stopStatus();
+      clearInterval(summaries);
       await loop.stop();
       await consumer.disconnect();
       await producer.disconnect();
@@ -199,6 +241,7 @@ export async function startWorker(o: WorkerOptions, config: Config): Promise<Run
 async function main(): Promise<void> {
   const flags = parseCli(Deno.args, WORKER_CLI);
   if (!flags) return;
+  (await import("../shared/fs/path_access.ts")).requireReadable("worker", "--model", flags.model);
   const worker = await startWorker(workerOptions(flags), loadConfig());
   const onSignal = () => void worker.stop();
   Deno.addSignalListener("SIGINT", onSignal);

@@ -17,7 +17,22 @@ export type WorkerEvents = {
     rssMb: number;
     heapMb: number;
   };
+  /** The first bad request of its code in a summary interval; the rest are counted. */
   bad_request: { code: string; message: string; partition: number };
+  /** Bad requests per error code over the last interval (none logged when there were none). */
+  bad_request_summary: { seconds: number; counts: Record<string, number> };
+  /** A partition batch failed and is tried again after delayMs. */
+  batch_retry: {
+    partition: number;
+    attempt: number;
+    kind: "outage" | "poison";
+    delayMs: number;
+    error: string;
+  };
+  /** A batch failed on every attempt: its messages are served one at a time. */
+  batch_poison: { partition: number; messages: number; attempts: number; error: string };
+  /** Not even a bare dead letter of this message could be published: skipped. */
+  request_dropped: { partition: number; offset: string; error: string };
   producer_reset: { error: string };
   consumer_crash: { error: string; restart: boolean };
   consumer_reconnect: { error: string };
@@ -61,6 +76,19 @@ export function workerEventText(s: WorkerSettings): TextFormats<WorkerEvents> {
         f.heapMb.toFixed(0)
       } MB`,
     bad_request: (f) => `bad request in partition ${f.partition}: ${f.code}: ${f.message}`,
+    bad_request_summary: (f) =>
+      `bad requests in the last ${f.seconds.toFixed(0)} s: ${
+        Object.entries(f.counts).map(([code, n]) => `${code} ${n}`).join(", ")
+      }`,
+    batch_retry: (f) =>
+      `partition ${f.partition} batch failed (attempt ${f.attempt}, ${f.kind}): ${f.error}; ` +
+      `retrying in ${f.delayMs} ms`,
+    batch_poison: (f) =>
+      `partition ${f.partition} batch of ${f.messages} failed ${f.attempts} times (${f.error}); ` +
+      `serving its requests one at a time`,
+    request_dropped: (f) =>
+      `partition ${f.partition} offset ${f.offset}: not even a dead letter could be published ` +
+      `(${f.error}); skipped`,
     producer_reset: (f) => `new producer after a broker failover: ${f.error}`,
     consumer_crash: (f) => `consumer error: ${f.error}${f.restart ? " (restarting)" : ""}`,
     consumer_reconnect: (f) => `consumer stopped (${f.error}); reconnecting`,

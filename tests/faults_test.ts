@@ -41,6 +41,7 @@ Deno.test({
     assert.equal(r.sent, 2000);
     assert.equal(r.lost, 0, JSON.stringify(r));
     assert.equal(r.answered, 2000);
+    assert.equal(r.errorReplies, 0, "every request was good: none may get an error reply");
     assert.equal(r.notes.length, 1, "one kill happened");
   },
 });
@@ -52,6 +53,7 @@ Deno.test({
     const r = await restartReceiver(await options("receiver", 1500));
     assert.equal(r.lost, 0, JSON.stringify(r));
     assert.equal(r.answered, 1500);
+    assert.equal(r.errorReplies, 0, "every request was good: none may get an error reply");
     assert.match(r.notes[0], /^receiver stopped after \d+ answers/);
   },
 });
@@ -69,6 +71,7 @@ Deno.test({
       });
       assert.equal(r.lost, 0, JSON.stringify(r));
       assert.equal(r.answered, 1500);
+      assert.equal(r.errorReplies, 0, "every request was good: none may get an error reply");
       assert.match(r.notes[0], /^broker stopped after \d+ requests were sent/);
     } finally {
       await runTask("kafka:stop", ["--dir", dir, "--clean"]);
@@ -89,9 +92,12 @@ Deno.test({
       assert.ok(d.message && d.message.length > 10, `${d.kind} has a reason`);
     }
     assert.equal(r.errorReplies.length, r.expectedReplies);
-    const expectedIds = new Set(bad.filter((b) => b.id).map((b) => b.id));
-    for (const reply of r.errorReplies) assert.ok(expectedIds.has(reply.id), reply.id);
-    assert.equal(r.goodAnswered, 500, "every good request is answered");
+    for (const reply of r.errorReplies) {
+      assert.equal(reply.code, reply.expected, `error reply to ${reply.id}`);
+    }
+    assert.equal(r.goodAnswered, 1000, "every good request of both mixed streams is predicted");
+    assert.equal(r.goodErrorReplies, 0, "no good request got an error reply");
+    assert.deepEqual(r.goodPerSecondRuns.map((g) => g.mixed), [false, true, false, true]);
     assert.equal(r.workers.size, 1, "one worker served everything: it never restarted");
     assert.equal(r.workerExited, false);
     console.log(

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { decodeResponse, encodeRequest, type Response } from "../shared/protocol/schema.ts";
-import { serveMessages } from "../server/serve_messages.ts";
+import { type ClassifyItem, serveMessages, unservable } from "../server/serve_messages.ts";
 
 const enc = new TextEncoder();
 const image = (fill: number) => new Uint8Array(784).fill(fill);
@@ -24,7 +24,7 @@ function decoded(value: Uint8Array | null): Response {
 }
 
 Deno.test("serveMessages() answers good and malformed requests of one batch", async (t) => {
-  const classified: Uint8Array[][] = [];
+  const classified: ClassifyItem[][] = [];
   const messages = [
     request("r-1", 1, "10"),
     { offset: "11", key: null, value: enc.encode("hello"), headers: { trace: "t-x" } },
@@ -40,16 +40,19 @@ Deno.test("serveMessages() answers good and malformed requests of one batch", as
     partition: 4,
     model: "m-1",
     worker: "w-1",
-    classify: (images) => {
-      classified.push(images);
+    classify: (items) => {
+      classified.push(items);
       // The pixel value tells which request an image came from: class = fill.
-      return Promise.resolve(images.map((im) => peakAt(im[0])));
+      return Promise.resolve(items.map((it) => peakAt(it.image[0])));
     },
   });
 
-  await t.step("classify is called once, with the good images only, in order", () => {
+  await t.step("classify is called once, with the good images and their ids only, in order", () => {
     assert.equal(classified.length, 1);
-    assert.deepEqual(classified[0], [image(1), image(3)]);
+    assert.deepEqual(classified[0], [{ id: "r-1", image: image(1) }, {
+      id: "r-3",
+      image: image(3),
+    }]);
   });
 
   await t.step("error replies only for readable ids, then predictions in order", () => {
@@ -77,7 +80,7 @@ Deno.test("serveMessages() answers good and malformed requests of one batch", as
   await t.step("each malformed message becomes a dead letter with its headers", () => {
     assert.equal(served.deadLetters.length, 2);
     const [notJson, v2] = served.deadLetters;
-    assert.deepEqual(notJson.value, messages[1].value);
+    assert.deepEqual(new Uint8Array(notJson.value!), messages[1].value);
     assert.equal(notJson.key, null);
     const h = notJson.headers!;
     assert.equal(h.trace, "t-x", "the original headers are kept");
@@ -95,10 +98,7 @@ Deno.test("serveMessages() answers good and malformed requests of one batch", as
   });
 
   await t.step("the errors are returned for the worker's log", () => {
-    assert.deepEqual(served.errors.map((e) => [e.name, e.code]), [
-      ["CodecError", "invalid_json"],
-      ["CodecError", "unsupported_version"],
-    ]);
+    assert.deepEqual(served.errors.map((e) => e.code), ["invalid_json", "unsupported_version"]);
   });
 });
 
@@ -129,6 +129,83 @@ Deno.test("serveMessages() lets a failure of classify propagate", async () => {
   );
 });
 
+const ctx = {
+  topic: "requests",
+  partition: 2,
+  model: "m",
+  worker: "w",
+  classify: () => Promise.resolve([]),
+};
+
+Deno.test("serveMessages() answers a request refused before its JSON is read by its key", async (t) => {
+  const big = new Uint8Array(5000).fill(0x20);
+  await t.step("too large, keyed by a valid id: an error reply keyed by it", async () => {
+    const served = await serveMessages(
+      [{ offset: "0", key: enc.encode("big-1"), value: big }],
+      ctx,
+    );
+    assert.deepEqual(served.responses.map((m) => m.key), ["big-1"]);
+    assert.deepEqual(decoded(served.responses[0].value), {
+      v: 1,
+      id: "big-1",
+      error: {
+        code: "too_large",
+        message: "Cannot decode request: expected at most 4096 bytes, got 5000",
+      },
+    });
+  });
+  await t.step("not UTF-8, keyed by a valid id: an error reply keyed by it", async () => {
+    const value = Uint8Array.from([0xff, 0xfe]);
+    const served = await serveMessages([{ offset: "0", key: enc.encode("u-1"), value }], ctx);
+    assert.equal(
+      (decoded(served.responses[0].value) as { error: { code: string } }).error.code,
+      "invalid_utf8",
+    );
+  });
+  await t.step("a key that is no valid id (a space, 200 characters): no reply", async () => {
+    for (const key of ["a b", "k".repeat(200)]) {
+      const served = await serveMessages([{ offset: "0", key: enc.encode(key), value: big }], ctx);
+      assert.equal(served.responses.length, 0, key);
+      assert.equal(served.deadLetters.length, 1, key);
+    }
+  });
+  await t.step("invalid JSON is not answered by key (the JSON was read)", async () => {
+    const value = enc.encode("hello");
+    const served = await serveMessages([{ offset: "0", key: enc.encode("j-1"), value }], ctx);
+    assert.equal(served.responses.length, 0);
+  });
+});
+
+Deno.test("unservable() turns each message into an internal_error dead letter and reply", async (t) => {
+  const messages = [
+    request("ok-1", 1, "5"),
+    { offset: "6", key: enc.encode("k-2"), value: new Uint8Array(9000) },
+    { offset: "7", key: null, value: enc.encode("{") },
+  ];
+  const served = unservable(messages, ctx, new RangeError("predict failed"));
+  const message = "Cannot serve request: RangeError: predict failed";
+  await t.step("a reply by request id, else by key, else none", () => {
+    assert.deepEqual(served.responses.map((m) => m.key), ["ok-1", "k-2"]);
+    assert.deepEqual(decoded(served.responses[0].value), {
+      v: 1,
+      id: "ok-1",
+      error: { code: "internal_error", message },
+    });
+  });
+  await t.step("a dead letter for every message, naming the cause", () => {
+    assert.equal(served.deadLetters.length, 3);
+    for (const d of served.deadLetters) {
+      assert.equal(d.headers!["dlq-error-code"], "internal_error");
+      assert.equal(d.headers!["dlq-error-message"], message);
+    }
+    assert.deepEqual(served.errors.map((e) => e.code), [
+      "internal_error",
+      "internal_error",
+      "internal_error",
+    ]);
+  });
+});
+
 const blank = new Uint8Array(784);
 const routed = (id: string, replyTo?: string) => ({
   offset: "0",
@@ -147,8 +224,8 @@ const routing = {
   model: "m",
   worker: "w",
   replyTopicPrefix: "replies.",
-  classify: (images: Uint8Array[]) =>
-    Promise.resolve(images.map(() => new Float32Array(10).fill(0.1))),
+  classify: (items: ClassifyItem[]) =>
+    Promise.resolve(items.map(() => new Float32Array(10).fill(0.1))),
 };
 
 Deno.test("serveMessages() answers on the reply_to a request names, else on the shared topic", async () => {

@@ -49,19 +49,19 @@ Deno.test("SendCoalescer rejects the callers of a failed send only", async () =>
   await coalescer.submit(3); // resolves: the failure did not stick
 });
 
-Deno.test("publicationSender() sends responses and dead letters in one acks -1 batch", async (t) => {
+Deno.test("publicationSender() sends dead letters, then responses, in one acks -1 batch", async (t) => {
   const batches: unknown[] = [];
   const send = publicationSender(
     { sendBatch: (b) => (batches.push(b), Promise.resolve([])) },
     { responses: "resp", dlq: "dlq" },
   );
-  await t.step("with dead letters", async () => {
+  await t.step("with dead letters, the dead-letter topic first", async () => {
     await send([work(0, "5", 1), work(1, "9")]);
     assert.deepEqual(batches.pop(), {
       acks: -1,
       topicMessages: [
-        { topic: "resp", messages: [{ key: "r-0", value: null }, { key: "r-1", value: null }] },
         { topic: "dlq", messages: [{ key: "d-0", value: null }] },
+        { topic: "resp", messages: [{ key: "r-0", value: null }, { key: "r-1", value: null }] },
       ],
     });
   });

@@ -121,3 +121,77 @@ Deno.test("TRAIN_CLI gives the documented defaults and rejects values out of ran
     );
   });
 });
+
+/** A CSV of `n` random images in the layout --train-csv reads. */
+function tinyCsv(n: number, seed: number): string {
+  let s = seed;
+  const next = () => (s = (Math.imul(s, 1103515245) + 12345) >>> 0) >>> 24;
+  const header = ["label", ...Array.from({ length: 784 }, (_, i) => `pixel${i + 1}`)].join(",");
+  const rows = Array.from(
+    { length: n },
+    (_, r) => [r % 10, ...Array.from({ length: 784 }, next)].join(","),
+  );
+  return [header, ...rows].join("\n") + "\n";
+}
+
+/** Runs `deno <args>` from the project folder; its output lines and how long it took. */
+async function deno(args: string[]) {
+  const started = performance.now();
+  const out = await new Deno.Command("deno", {
+    args,
+    env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },
+    stdin: "null",
+  }).output();
+  const text = new TextDecoder().decode(out.stderr) + new TextDecoder().decode(out.stdout);
+  const lines = text.split("\n").filter((l) => l && !l.includes("experimental feature"));
+  return { code: out.code, lines, ms: performance.now() - started };
+}
+
+Deno.test({
+  name:
+    "deno task train with --out outside artifacts/ is refused before loading data with one line that grants it; that line's command trains from CSVs outside the project",
+  ...needsPermissions(),
+  async fn(t) {
+    const dir = await Deno.makeTempDir({ prefix: "train_paths_" });
+    try {
+      await Deno.writeTextFile(`${dir}/train.csv`, tinyCsv(60, 1));
+      await Deno.writeTextFile(`${dir}/test.csv`, tinyCsv(20, 2));
+      const args = [
+        "--train-csv",
+        `${dir}/train.csv`,
+        "--test-csv",
+        `${dir}/test.csv`,
+        "--out",
+        `${dir}/model`,
+        "--epochs",
+        "1",
+        "--batch-size",
+        "10",
+        "--threads",
+        "1",
+      ];
+      const grant = `deno run -P=train --allow-write=${dir}/model train.ts ${args.join(" ")}`;
+      await t.step("refused: one line naming --out and the grant command, no stack", async () => {
+        const r = await deno(["run", "-P=train", "train.ts", ...args]);
+        assert.equal(r.code, 1);
+        assert.deepEqual(r.lines, [
+          `error: --out ${dir}/model (write): outside what permission set 'train' grants; ` +
+          `to allow it, run: ${grant}`,
+        ]);
+        // The brief: refused within a second, before any data is loaded.
+        assert.ok(r.ms < 1000, `refused after ${r.ms.toFixed(0)} ms`);
+      });
+      await t.step("the grant command reads CSVs in /tmp and writes the model there", async () => {
+        const r = await deno(grant.split(" ").slice(1));
+        assert.equal(r.code, 0, r.lines.join("\n"));
+        assert.ok(r.lines.some((l) => l.startsWith(`data: 60 training and 20 test images`)));
+        const metrics = JSON.parse(await Deno.readTextFile(`${dir}/model/metrics.json`));
+        assert.equal(metrics.epochs_run, 1);
+        assert.equal(metrics.data, `${dir}/train.csv, ${dir}/test.csv`);
+        assert.ok((await Deno.stat(`${dir}/model/model/model.json`)).isFile);
+      });
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
