@@ -12,6 +12,7 @@ import { startWorker } from "./harness/worker_process.ts";
 import { brokerAnswers } from "./shared/kafka/connection.ts";
 import { ensureSecureBroker, releaseSecureBroker } from "./harness/secure_cluster.ts";
 import { type Principal, secureEnv } from "./local_broker/secure_config.ts";
+import { SUMMARY_LINE } from "./client/receiver.ts";
 import { writeFileAtomic } from "./shared/fs/atomic_write.ts";
 import { benchCommand, machineDescription } from "./bench/machine.ts";
 
@@ -41,9 +42,6 @@ print the summary, and stop what was started.`,
 } as const satisfies CliSpec;
 
 const RECORD_FILE = "bench/results/demo.json";
-/** The receiver's summary lines: "answered:    1000 of 1000 ...", one fact each. */
-const SUMMARY_LINE =
-  /^(answered|predictions|errors|duplicates|throughput|accuracy|latency):\s+(.*)$/;
 
 /** Writes the receiver's summary facts, and how they were produced, to RECORD_FILE. */
 async function record(receiverLines: string[], code: number, seconds: number): Promise<void> {

@@ -214,6 +214,10 @@ export async function receiveWhenJoined(
   return { done };
 }
 
+/** A line of formatSummary(): "<fact>:  <value>", for scripts that record a child receiver's summary. */
+export const SUMMARY_LINE =
+  /^(answered|predictions|errors|duplicates|throughput|accuracy|latency):\s+(.*)$/;
+
 /** The exit summary, one fact per line; predictions and error replies apart. */
 export function formatSummary(s: ReceiveSummary, expected?: number): string {
   const of = expected === undefined ? "" : ` of ${expected}`;
