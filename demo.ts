@@ -123,6 +123,9 @@ async function main(): Promise<number> {
       echo: "    worker | ",
     });
     started.push(worker);
+    if (worker.http) {
+      console.error(`    worker metrics: http://${worker.http}/metrics (and /readyz)`);
+    }
     console.error(`5/6 receiver and sender: ${count} labelled test images (run ${runId})`);
     await Deno.mkdir("results", { recursive: true });
     const receiver = startTask("client:receive", [

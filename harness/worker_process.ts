@@ -22,6 +22,8 @@ export interface WorkerOptions {
 /** A running worker and the ready event it announced. */
 export interface WorkerProcess extends TaskProcess {
   ready: TaskEvent;
+  /** Where its /healthz, /readyz and /metrics listen ("127.0.0.1:41234"); none with --http off. */
+  http: string | undefined;
 }
 
 /**
@@ -34,7 +36,8 @@ export async function startWorker(service: Service, o: WorkerOptions): Promise<W
   const task = startTask("worker", args, { env: service.env, echo: o.echo });
   try {
     const ready = await waitForEvent(task, "ready", o.timeoutMs ?? WORKER_READY_MS);
-    return Object.assign(task, { ready });
+    const http = typeof ready.http === "string" ? ready.http : undefined;
+    return Object.assign(task, { ready, http });
   } catch (e) {
     await task.stop("SIGKILL");
     throw e;

@@ -9,6 +9,8 @@ export interface GroupIdentity {
   group: string;
   /** The request topic. */
   topic: string;
+  /** Where the worker's endpoints listen, or null with `--http off`. */
+  http: string | null;
 }
 
 /**
@@ -30,7 +32,7 @@ export function logGroupEvents(
     if (partitions.length === 0) log("idle", { partitions: partitionCount });
     if (ready) return;
     ready = true;
-    log("ready", { worker: who.worker, model: who.model, partitions });
+    log("ready", { worker: who.worker, model: who.model, partitions, http: who.http });
   });
   consumer.on(consumer.events.CRASH, ({ payload }) => {
     log("consumer_crash", { error: String(payload.error), restart: payload.restart });

@@ -3,6 +3,7 @@ import { type FailureKind, retrying, type RetryPolicy } from "./retry_policy.ts"
 import type { PublicationSender } from "./publisher.ts";
 import {
   type ClassifyItem,
+  emptyServed,
   type ServeContext,
   type Served,
   serveMessages,
@@ -43,6 +44,7 @@ function merge(all: Served, one: Served): Served {
   }
   all.deadLetters.push(...one.deadLetters);
   all.errors.push(...one.errors);
+  all.outcomes.push(...one.outcomes);
   return all;
 }
 
@@ -108,16 +110,11 @@ async function serveOneByOne(
     );
     return r.outcome === "done" ? "sent" : r.outcome === "abandoned" ? "abandoned" : r.error;
   };
-  const all = each.reduce(merge, {
-    responses: [],
-    replies: new Map(),
-    deadLetters: [],
-    errors: [],
-  });
+  const all = each.reduce(merge, emptyServed());
   const together = await publish(batch.messages, all);
   if (together === "sent") return all;
   if (together === "abandoned") return undefined;
-  const published: Served = { responses: [], replies: new Map(), deadLetters: [], errors: [] };
+  const published = emptyServed();
   for (const [i, m] of batch.messages.entries()) {
     let outcome = await publish([m], each[i]);
     let served = each[i];

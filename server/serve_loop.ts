@@ -3,6 +3,8 @@ import { type BatchConsumer, consumeBatches } from "../shared/kafka/batch_consum
 import type { EventLog } from "../shared/cli/event_log.ts";
 import type { ServeStrategy } from "./serve_strategy.ts";
 import type { WorkerEvents } from "./worker_events.ts";
+import { countCommitted } from "./observability.ts";
+import { partitionLag, type WorkerMetrics } from "./worker_metrics.ts";
 
 /** What {@linkcode serveLoop} serves and how. */
 export interface ServeLoopOptions {
@@ -12,6 +14,8 @@ export interface ServeLoopOptions {
   partitions: number;
   strategy: ServeStrategy;
   log: EventLog<WorkerEvents>;
+  /** Where each partition's lag and committed offset are reported. */
+  metrics: WorkerMetrics;
 }
 
 /**
@@ -37,9 +41,17 @@ export function serveLoop(consumer: Consumer, o: ServeLoopOptions): Promise<Batc
         isStale,
         resolveOffset,
       }, committer);
+      // A batch cut short (stopping, or moved in a rebalance) says nothing of the lag.
+      if (isRunning() && !isStale()) {
+        // The batch's high watermark is the partition's end when it was
+        // fetched: lag is 0 once the last batch of a backlog is served.
+        const next = String(BigInt(batch.messages[batch.messages.length - 1].offset) + 1n);
+        o.metrics.setLag(batch.partition, partitionLag(batch.highWatermark, next));
+      }
       await heartbeat();
     },
     onCommitRefused: (e) => o.log("commit_refused", { error: String(e) }),
     onReconnect: (e) => o.log("consumer_reconnect", { error: String(e) }),
+    onCommitted: (offsets) => countCommitted(o.metrics, offsets),
   });
 }

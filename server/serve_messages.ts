@@ -11,6 +11,7 @@ import {
   type Prediction,
 } from "../shared/protocol/schema.ts";
 import { deadLetter, type Source } from "./dead_letter.ts";
+import type { Outcome } from "./worker_metrics.ts";
 
 /** A Kafka message to publish. */
 export interface OutMessage {
@@ -27,7 +28,14 @@ export interface Served {
   replies: Map<string, OutMessage[]>;
   deadLetters: OutMessage[];
   errors: { code: string; message: string }[];
+  /** One per request, for the metrics: what became of it. */
+  outcomes: RequestOutcome[];
 }
+
+/** What became of one request: a prediction (with its latency) or an error code. */
+export type RequestOutcome =
+  | { outcome: "prediction"; endToEndSeconds: number }
+  | { outcome: Exclude<Outcome, "prediction">; code: string };
 
 /** An image to classify and the id of its request (for the worker's fault-test hook). */
 export interface ClassifyItem {
@@ -47,6 +55,11 @@ export interface ServeContext {
 }
 
 const round6 = (p: number) => Math.round(p * 1e6) / 1e6;
+
+/** A Served with nothing in it yet. */
+export function emptyServed(): Served {
+  return { responses: [], replies: new Map(), deadLetters: [], errors: [], outcomes: [] };
+}
 
 /** Builds a prediction from an image's class probabilities. */
 export function prediction(
@@ -95,6 +108,10 @@ function refuse(
   served.deadLetters.push(
     deadLetter({ ...m, topic: ctx.topic, partition: ctx.partition }, error, ctx.worker),
   );
+  served.outcomes.push({
+    outcome: id === undefined ? "dead_letter" : "error_reply",
+    code: error.code,
+  });
   if (id !== undefined) served.responses.push(errorReply(id, error));
 }
 
@@ -111,7 +128,7 @@ export async function serveMessages(
 ): Promise<Served> {
   const receivedAt = Date.now();
   const good: { request: ClassifyRequest; key: Buffer | null }[] = [];
-  const served: Served = { responses: [], replies: new Map(), deadLetters: [], errors: [] };
+  const served = emptyServed();
   for (const m of messages) {
     const r = decodeRequest(m.value, ctx.replyTopicPrefix);
     if (r.ok) {
@@ -126,13 +143,15 @@ export async function serveMessages(
       good.map((g) => ({ id: g.request.id, image: g.request.image })),
     );
     good.forEach((g, i) => {
-      const answer = {
-        key: g.request.id,
-        value: asBuffer(encodeResponse(prediction(g.request, probs[i], ctx, receivedAt))),
-      };
+      const p = prediction(g.request, probs[i], ctx, receivedAt);
+      const answer = { key: g.request.id, value: asBuffer(encodeResponse(p)) };
       const to = g.request.reply_to;
       if (to === undefined) served.responses.push(answer);
       else served.replies.set(to, [...(served.replies.get(to) ?? []), answer]);
+      served.outcomes.push({
+        outcome: "prediction",
+        endToEndSeconds: (p.completed_at - p.sent_at) / 1000,
+      });
     });
   }
   return served;
@@ -149,7 +168,7 @@ export function unservable(
   ctx: Pick<ServeContext, "topic" | "partition" | "worker">,
   cause: unknown,
 ): Served {
-  const served: Served = { responses: [], replies: new Map(), deadLetters: [], errors: [] };
+  const served = emptyServed();
   const error = { code: INTERNAL_ERROR, message: `Cannot serve request: ${describe(cause)}` };
   for (const m of messages) {
     const r = decodeRequest(m.value);

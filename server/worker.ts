@@ -3,8 +3,8 @@
  * the model on micro-batches and publishes one response per request.
  * Flags and wiring only; each concern has its module. Run `deno task worker --help`.
  */
-import type { Consumer } from "kafkajs";
-import { createEventLog } from "../shared/cli/event_log.ts";
+import type { Consumer, Kafka } from "kafkajs";
+import { createEventLog, type EventLog } from "../shared/cli/event_log.ts";
 import { type FlagValues, parseCli } from "../shared/cli/flags.ts";
 import { runMain } from "../shared/cli/run_main.ts";
 import { type Config, loadConfig } from "../shared/config.ts";
@@ -14,9 +14,19 @@ import { useBackend } from "../shared/model/backend.ts";
 import { loadModel } from "../shared/model/model_io.ts";
 import { IMAGE_BYTES } from "../shared/protocol/classes.ts";
 import { BadInputLog } from "./bad_input_log.ts";
+import { DEFAULT_HTTP, type HttpAddress, parseHttpAddress } from "./endpoints.ts";
+import { requireReadable } from "../shared/fs/path_access.ts";
 import { logGroupEvents } from "./group_events.ts";
 import { microBatchStrategy } from "./micro_batch_strategy.ts";
 import { naiveStrategy } from "./naive_strategy.ts";
+import {
+  countCommitted,
+  countOutcomes,
+  type Observability,
+  observedPredict,
+  startObservability,
+  trackConsumer,
+} from "./observability.ts";
 import { predictBatch } from "./predictor.ts";
 import { publicationSender } from "./publisher.ts";
 import { RETRY_POLICY } from "./retry_policy.ts";
@@ -70,6 +80,12 @@ Run it in several terminals to share the partitions among workers.`,
       arg: "ID",
       help: "TEST HOOK for fault tests: any predict whose batch holds this request id throws",
     },
+    http: {
+      type: "string",
+      arg: "HOST:PORT|off",
+      help: "where /healthz, /readyz and /metrics listen (port 0: any free one, logged)",
+      default: DEFAULT_HTTP,
+    },
   },
   notes: `
 Environment: KAFKA_BROKERS (default localhost:9092), KAFKA_WORKER_GROUP
@@ -85,6 +101,8 @@ export interface WorkerOptions {
   json: boolean;
   /** Test hook: predicts of batches holding this id throw. */
   testPoisonId?: string;
+  /** Where the endpoints listen; null for none. */
+  http: HttpAddress | null;
 }
 
 /** The options of parsed worker flags. */
@@ -97,6 +115,7 @@ export function workerOptions(flags: FlagValues<typeof WORKER_CLI>): WorkerOptio
     statusIntervalS: flags["status-interval"],
     json: flags.json,
     testPoisonId: flags["test-poison-id"],
+    http: parseHttpAddress(flags.http),
   };
 }
 
@@ -126,10 +145,48 @@ function poisonHook(
 }
 
 // The one place the mode is chosen: nothing else asks whether it is naive.
-function chooseStrategy(o: WorkerOptions, deps: StrategyDeps, consumer: Consumer): ServeStrategy {
-  return o.maxBatch > 1
-    ? microBatchStrategy(deps, o)
-    : naiveStrategy(deps, (offsets) => consumer.commitOffsets(offsets));
+function chooseStrategy(
+  o: WorkerOptions,
+  deps: StrategyDeps,
+  consumer: Consumer,
+  obs: Observability,
+): ServeStrategy {
+  return o.maxBatch > 1 ? microBatchStrategy(deps, o) : naiveStrategy(deps, async (offsets) => {
+    await consumer.commitOffsets(offsets);
+    countCommitted(obs.metrics, offsets);
+  });
+}
+
+/** The worker's event log: JSON lines with --json, else text lines with its settings. */
+function workerLog(
+  o: WorkerOptions,
+  config: Config,
+  id: string,
+  partitionCount: number,
+): EventLog<WorkerEvents> {
+  return createEventLog<WorkerEvents>({
+    json: o.json,
+    text: workerEventText({
+      worker: id,
+      group: config.workerGroup,
+      requests: config.topics.requests,
+      responses: config.topics.responses,
+      partitionCount,
+      maxBatch: o.maxBatch,
+      maxWaitMs: o.maxWaitMs,
+    }),
+  });
+}
+
+function workerConsumer(kafka: Kafka, groupId: string): Consumer {
+  return kafka.consumer({
+    groupId,
+    sessionTimeout: 10_000,
+    heartbeatInterval: 2_000,
+    rebalanceTimeout: 30_000,
+    maxWaitTimeInMs: 100,
+    maxBytesPerPartition: 512 * 1024,
+  });
 }
 
 /**
@@ -139,39 +196,27 @@ function chooseStrategy(o: WorkerOptions, deps: StrategyDeps, consumer: Consumer
  * any point loses no request: another one serves it again.
  */
 export async function startWorker(o: WorkerOptions, config: Config): Promise<RunningWorker> {
+  // Listening before the model loads: /healthz answers and /readyz says what is awaited.
+  const obs = startObservability(o.http);
   await useBackend("wasm");
   const { model, version } = await loadModel(o.modelDir);
   predictBatch(model, [new Uint8Array(IMAGE_BYTES)]); // warm-up: the first predict compiles kernels
+  obs.modelLoaded(version);
   const id = `${Deno.hostname()}-${Deno.pid}`;
   const kafka = await createKafka(config.kafka, `worker-${id}`);
   const { created, requestPartitions } = await prepareTopics(kafka, config.topics, o.partitions);
-  const log = createEventLog<WorkerEvents>({
-    json: o.json,
-    text: workerEventText({
-      worker: id,
-      group: config.workerGroup,
-      requests: config.topics.requests,
-      responses: config.topics.responses,
-      partitionCount: requestPartitions,
-      maxBatch: o.maxBatch,
-      maxWaitMs: o.maxWaitMs,
-    }),
-  });
+  const log = workerLog(o, config, id, requestPartitions);
+  if (obs.address) log("http", { http: obs.address });
   if (created.length) log("topics_created", { topics: created });
 
   const producer = idempotentProducer(kafka, (e) => log("producer_reset", { error: String(e) }));
-  const consumer = kafka.consumer({
-    groupId: config.workerGroup,
-    sessionTimeout: 10_000,
-    heartbeatInterval: 2_000,
-    rebalanceTimeout: 30_000,
-    maxWaitTimeInMs: 100,
-    maxBytesPerPartition: 512 * 1024,
-  });
-  const who = { worker: id, model: version, group: config.workerGroup };
+  const consumer = workerConsumer(kafka, config.workerGroup);
+  const who = { worker: id, model: version, group: config.workerGroup, http: obs.address ?? null };
   logGroupEvents(consumer, { ...who, topic: config.topics.requests }, requestPartitions, log);
+  trackConsumer(consumer, config.topics.requests, obs);
   // Producer first: the "ready" event of the first group join promises a worker that can reply.
   await producer.connect();
+  obs.state.producerConnected = true;
   await consumer.connect();
   await consumer.subscribe({ topic: config.topics.requests, fromBeginning: true });
 
@@ -181,33 +226,41 @@ export async function startWorker(o: WorkerOptions, config: Config): Promise<Run
     const summary = badInput.summary(Date.now());
     if (summary) log("bad_request_summary", summary);
   }, BAD_INPUT_SUMMARY_MS);
-  const strategy = chooseStrategy(o, {
-    model: version,
-    worker: id,
-    replyTopicPrefix: config.replyTopicPrefix,
-    predict: poisonHook(o.testPoisonId, (items) => predictBatch(model, items.map((i) => i.image))),
-    send: publicationSender(producer, config.topics),
-    policy: RETRY_POLICY,
-    onRetry: (partition, r) => log("batch_retry", { partition, ...r, error: String(r.error) }),
-    onPoison: (partition, messages, attempts, e) =>
-      log("batch_poison", { partition, messages, attempts, error: String(e) }),
-    onDropped: (partition, offset, e) =>
-      log("request_dropped", { partition, offset, error: String(e) }),
-    onServed(partition, count, served) {
-      counts.processed += count;
-      counts.errors += served.errors.length;
-      for (const e of served.errors) {
-        if (badInput.note(e.code)) {
-          log("bad_request", { code: e.code, message: e.message, partition });
+  const observed = observedPredict((images) => predictBatch(model, images), obs.metrics);
+  const strategy = chooseStrategy(
+    o,
+    {
+      model: version,
+      worker: id,
+      replyTopicPrefix: config.replyTopicPrefix,
+      predict: poisonHook(o.testPoisonId, (items) => observed(items.map((i) => i.image))),
+      send: publicationSender(producer, config.topics),
+      policy: RETRY_POLICY,
+      onRetry: (partition, r) => log("batch_retry", { partition, ...r, error: String(r.error) }),
+      onPoison: (partition, messages, attempts, e) =>
+        log("batch_poison", { partition, messages, attempts, error: String(e) }),
+      onDropped: (partition, offset, e) =>
+        log("request_dropped", { partition, offset, error: String(e) }),
+      onServed(partition, count, served) {
+        counts.processed += count;
+        counts.errors += served.errors.length;
+        countOutcomes(obs.metrics, served.outcomes);
+        for (const e of served.errors) {
+          if (badInput.note(e.code)) {
+            log("bad_request", { code: e.code, message: e.message, partition });
+          }
         }
-      }
+      },
     },
-  }, consumer);
+    consumer,
+    obs,
+  );
   const loop = await serveLoop(consumer, {
     topic: config.topics.requests,
     partitions: requestPartitions,
     strategy,
     log,
+    metrics: obs.metrics,
   });
   const stopStatus = startStatusTimer(
     counts,
@@ -224,11 +277,13 @@ export async function startWorker(o: WorkerOptions, config: Config): Promise<Run
     // while still a group member, then leave so partitions move on, then
     // disconnect the producer that the last batches needed.
     stopping ??= (async () => {
+      obs.state.stopping = true; // /readyz says 503 at once; /healthz answers to the end
       stopStatus();
       clearInterval(summaries);
       await loop.stop();
       await consumer.disconnect();
       await producer.disconnect();
+      await obs.close();
       log("stopped", { ...counts });
       model.dispose();
       resolveStopped();
@@ -241,7 +296,7 @@ export async function startWorker(o: WorkerOptions, config: Config): Promise<Run
 async function main(): Promise<void> {
   const flags = parseCli(Deno.args, WORKER_CLI);
   if (!flags) return;
-  (await import("../shared/fs/path_access.ts")).requireReadable("worker", "--model", flags.model);
+  requireReadable("worker", "--model", flags.model);
   const worker = await startWorker(workerOptions(flags), loadConfig());
   const onSignal = () => void worker.stop();
   Deno.addSignalListener("SIGINT", onSignal);

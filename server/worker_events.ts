@@ -4,7 +4,9 @@ import type { TextFormats } from "../shared/cli/event_log.ts";
 export type WorkerEvents = {
   topics_created: { topics: string[] };
   /** Once, at the first group join: the harness waits for it (see README). */
-  ready: { worker: string; model: string; partitions: number[] };
+  ready: { worker: string; model: string; partitions: number[]; http: string | null };
+  /** Where /healthz, /readyz and /metrics listen (not logged with --http off). */
+  http: { http: string };
   group_join: { group: string; partitions: number[] };
   /** The group has more workers than the request topic has partitions. */
   idle: { partitions: number };
@@ -60,7 +62,8 @@ export function workerEventText(s: WorkerSettings): TextFormats<WorkerEvents> {
     ready: (f) =>
       `worker ${f.worker} ready: serving ${s.requests} -> ${s.responses} with model ${f.model}, ` +
       `partitions ${list(f.partitions)} of ${s.partitionCount} ` +
-      `(max batch ${s.maxBatch}, max wait ${s.maxWaitMs} ms)`,
+      `(max batch ${s.maxBatch}, max wait ${s.maxWaitMs} ms)${f.http ? `, http ${f.http}` : ""}`,
+    http: (f) => `worker ${s.worker}: /healthz /readyz /metrics on http://${f.http}`,
     group_join: (f) =>
       `worker ${s.worker} joined ${f.group}: partitions ${
         list(f.partitions)

@@ -206,6 +206,33 @@ Deno.test("unservable() turns each message into an internal_error dead letter an
   });
 });
 
+Deno.test("serveMessages() reports one outcome per request for the metrics", async () => {
+  const sentAt = Date.now() - 250;
+  const served = await serveMessages([
+    {
+      ...request("a", 1, "0"),
+      value: encodeRequest({ v: 1, id: "a", image: image(1), sent_at: sentAt }),
+    },
+    { offset: "1", key: null, value: enc.encode('{"v":1,"id":"b","image":"AAAA","sent_at":1}') },
+    { offset: "2", key: null, value: enc.encode("not json") },
+  ], {
+    topic: "requests",
+    partition: 0,
+    model: "m",
+    worker: "w",
+    classify: (images) => Promise.resolve(images.map(() => peakAt(0))),
+  });
+  assert.equal(served.outcomes.length, 3);
+  assert.deepEqual(served.outcomes.slice(0, 2), [
+    { outcome: "error_reply", code: "wrong_image_size" },
+    { outcome: "dead_letter", code: "invalid_json" },
+  ]);
+  const [prediction] = served.outcomes.slice(2);
+  assert.equal(prediction.outcome, "prediction");
+  const seconds = prediction.outcome === "prediction" ? prediction.endToEndSeconds : NaN;
+  assert.ok(seconds >= 0.25 && seconds < 5, `end-to-end ${seconds} s`);
+});
+
 const blank = new Uint8Array(784);
 const routed = (id: string, replyTo?: string) => ({
   offset: "0",

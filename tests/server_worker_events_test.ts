@@ -59,19 +59,35 @@ Deno.test("createEventLog() writes each event once in the chosen format", async 
 });
 
 Deno.test("the worker's ready event keeps the harness's contract", async (t) => {
-  const ready = { worker: "host-42", model: "v-abc", partitions: [0, 3] };
-  await t.step("--json: one line with event, at, worker, model, partitions", () => {
+  const ready = { worker: "host-42", model: "v-abc", partitions: [0, 3], http: "127.0.0.1:41234" };
+  await t.step("--json: one line with event, at, worker, model, partitions, http", () => {
     const { lines, log } = capture(true);
     log("ready", ready);
     assert.deepEqual(lines, [
-      '{"event":"ready","at":"2025-01-02T03:04:05.000Z","worker":"host-42","model":"v-abc","partitions":[0,3]}',
+      '{"event":"ready","at":"2025-01-02T03:04:05.000Z","worker":"host-42","model":"v-abc","partitions":[0,3],"http":"127.0.0.1:41234"}',
+    ]);
+  });
+  await t.step("--json with --http off: http is null", () => {
+    const { lines, log } = capture(true);
+    log("ready", { ...ready, http: null });
+    assert.deepEqual(lines, [
+      '{"event":"ready","at":"2025-01-02T03:04:05.000Z","worker":"host-42","model":"v-abc","partitions":[0,3],"http":null}',
     ]);
   });
   await t.step("text", () => {
     const { lines, log } = capture(false);
     log("ready", ready);
+    log("ready", { ...ready, http: null });
     assert.deepEqual(lines, [
+      "worker host-42 ready: serving req -> resp with model v-abc, partitions [0,3] of 6 (max batch 256, max wait 5 ms), http 127.0.0.1:41234",
       "worker host-42 ready: serving req -> resp with model v-abc, partitions [0,3] of 6 (max batch 256, max wait 5 ms)",
+    ]);
+  });
+  await t.step("the address event, at start", () => {
+    const { lines, log } = capture(false);
+    log("http", { http: "127.0.0.1:41234" });
+    assert.deepEqual(lines, [
+      "worker host-42: /healthz /readyz /metrics on http://127.0.0.1:41234",
     ]);
   });
 });
