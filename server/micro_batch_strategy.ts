@@ -39,6 +39,7 @@ export function microBatchStrategy(deps: StrategyDeps, limits: MicroBatchLimits)
             partition: batch.partition,
             model: deps.model,
             worker: deps.worker,
+            replyTopicPrefix: deps.replyTopicPrefix,
             classify: (items) => {
               const results = batcher.submit(items);
               submitted();

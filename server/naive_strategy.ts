@@ -30,6 +30,7 @@ export function naiveStrategy(
             partition: batch.partition,
             model: deps.model,
             worker: deps.worker,
+            replyTopicPrefix: deps.replyTopicPrefix,
             classify,
           });
           await deps.send([publication(batch, [m], served)]);

@@ -28,6 +28,8 @@ export interface GuardDeps extends GuardEvents {
   policy: RetryPolicy;
   model: string;
   worker: string;
+  /** What a request's `reply_to` must start with (KAFKA_REPLY_TOPIC_PREFIX). */
+  replyTopicPrefix: string;
   /** One predict, outside any micro-batch, for the one-at-a-time fallback. */
   predict(items: ClassifyItem[]): Float32Array[];
   send: PublicationSender;
@@ -37,6 +39,9 @@ const kindOf = (e: unknown): FailureKind => (isBrokerOutage(e) ? "outage" : "poi
 
 function merge(all: Served, one: Served): Served {
   all.responses.push(...one.responses);
+  for (const [topic, messages] of one.replies) {
+    all.replies.set(topic, [...(all.replies.get(topic) ?? []), ...messages]);
+  }
   all.deadLetters.push(...one.deadLetters);
   all.errors.push(...one.errors);
   all.outcomes.push(...one.outcomes);
@@ -89,6 +94,7 @@ async function serveOneByOne(
     partition: batch.partition,
     model: deps.model,
     worker: deps.worker,
+    replyTopicPrefix: deps.replyTopicPrefix,
     classify: (items) => Promise.resolve().then(() => deps.predict(items)),
   };
   const each: Served[] = [];

@@ -23,7 +23,10 @@ export interface OutMessage {
 
 /** What serving a batch of requests produced. */
 export interface Served {
+  /** Answers for the shared response topic. */
   responses: OutMessage[];
+  /** Answers for requests that named a valid `reply_to`, by topic. */
+  replies: Map<string, OutMessage[]>;
   deadLetters: OutMessage[];
   errors: { code: string; message: string }[];
   /** One per request, for the metrics: what became of it. */
@@ -46,6 +49,8 @@ export interface ServeContext {
   partition: number;
   model: string;
   worker: string;
+  /** A valid request's `reply_to` must start with this (KAFKA_REPLY_TOPIC_PREFIX). */
+  replyTopicPrefix?: string;
   /** Classifies images, in order; e.g. a MicroBatcher's submit. */
   classify(items: ClassifyItem[]): Promise<Float32Array[]>;
 }
@@ -54,7 +59,7 @@ const round6 = (p: number) => Math.round(p * 1e6) / 1e6;
 
 /** A Served with nothing in it yet. */
 export function emptyServed(): Served {
-  return { responses: [], deadLetters: [], errors: [], outcomes: [] };
+  return { responses: [], replies: new Map(), deadLetters: [], errors: [], outcomes: [] };
 }
 
 /** Builds a prediction from an image's class probabilities. */
@@ -123,7 +128,7 @@ export async function serveMessages(
   const good: { request: ClassifyRequest; key: Buffer | null }[] = [];
   const served = emptyServed();
   for (const m of messages) {
-    const r = decodeRequest(m.value);
+    const r = decodeRequest(m.value, ctx.replyTopicPrefix);
     if (r.ok) {
       good.push({ request: r.value, key: m.key as Buffer | null });
       continue;
@@ -137,7 +142,10 @@ export async function serveMessages(
     );
     good.forEach((g, i) => {
       const p = prediction(g.request, probs[i], ctx, receivedAt);
-      served.responses.push({ key: g.request.id, value: asBuffer(encodeResponse(p)) });
+      const answer = { key: g.request.id, value: asBuffer(encodeResponse(p)) };
+      const to = g.request.reply_to;
+      if (to === undefined) served.responses.push(answer);
+      else served.replies.set(to, [...(served.replies.get(to) ?? []), answer]);
       served.outcomes.push({
         outcome: "prediction",
         endToEndSeconds: (p.completed_at - p.sent_at) / 1000,

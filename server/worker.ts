@@ -232,6 +232,7 @@ export async function startWorker(o: WorkerOptions, config: Config): Promise<Run
     {
       model: version,
       worker: id,
+      replyTopicPrefix: config.replyTopicPrefix,
       predict: poisonHook(o.testPoisonId, (items) => observed(items.map((i) => i.image))),
       send: publicationSender(producer, config.topics),
       policy: RETRY_POLICY,
