@@ -5,11 +5,13 @@
  */
 import { type CliSpec, parseCli } from "./shared/cli/flags.ts";
 import { runMain } from "./shared/cli/run_main.ts";
-import { loadConfig } from "./shared/config.ts";
+import { type Config, loadConfig } from "./shared/config.ts";
 import { exists } from "./shared/fs/exists.ts";
 import { runTask, startTask, type TaskProcess } from "./harness/deno_task.ts";
 import { startWorker } from "./harness/worker_process.ts";
 import { brokerAnswers } from "./shared/kafka/connection.ts";
+import { ensureSecureBroker, releaseSecureBroker } from "./harness/secure_cluster.ts";
+import { type Principal, secureEnv } from "./local_broker/secure_config.ts";
 import { SUMMARY_LINE } from "./client/receiver.ts";
 import { writeFileAtomic } from "./shared/fs/atomic_write.ts";
 import { benchCommand, machineDescription } from "./bench/machine.ts";
@@ -27,6 +29,10 @@ print the summary, and stop what was started.`,
       arg: "R",
       help: "requests per second (as fast as possible when absent)",
       min: 0.001,
+    },
+    secure: {
+      type: "boolean",
+      help: "on the secure local cluster, each process as its own principal (docs/security.md)",
     },
     record: {
       type: "boolean",
@@ -67,10 +73,30 @@ const MODEL = "artifacts/model";
 /** Training on 2 cores takes about 10 minutes; an hour means something is wrong. */
 const TRAIN_MS = 3_600_000;
 
+/** The environment of each step: the caller's own, or a principal's on the secure cluster. */
+function envFor(secure: boolean): (p: Principal) => Record<string, string> {
+  return secure ? (p) => secureEnv(p) : () => ({});
+}
+
+/** Starts the broker unless one answers (the secure one with --secure); true if it did. */
+async function startBroker(secure: boolean, config: Config): Promise<boolean> {
+  console.error(
+    `1/6 Kafka at ${secure ? secureEnv("client").KAFKA_BROKERS : config.kafka.brokers}`,
+  );
+  if (secure) return await ensureSecureBroker();
+  if (await brokerAnswers(config.kafka)) {
+    console.error("    a broker answers: reusing it");
+    return false;
+  }
+  await runTask("kafka:start", [], { echo: "    kafka | " });
+  return true;
+}
+
 async function main(): Promise<number> {
   const flags = parseCli(Deno.args, CLI);
   if (!flags) return 0;
-  const { count } = flags;
+  const { count, secure } = flags;
+  const env = envFor(secure);
   const config = loadConfig();
   const started: TaskProcess[] = [];
   let startedKafka = false;
@@ -79,13 +105,7 @@ async function main(): Promise<number> {
   const out = `results/${runId}.csv`;
   const t0 = performance.now();
   try {
-    console.error(`1/6 Kafka at ${config.kafka.brokers.join(",")}`);
-    if (!(await brokerAnswers(config.kafka))) {
-      await runTask("kafka:start", [], { echo: "    kafka | " });
-      startedKafka = true;
-    } else {
-      console.error("    a broker answers: reusing it");
-    }
+    startedKafka = await startBroker(secure, config);
     console.error("2/6 model");
     if (await exists(`${MODEL}/model.json`)) {
       console.error(`    ${MODEL} exists: using it (delete it to retrain)`);
@@ -93,11 +113,11 @@ async function main(): Promise<number> {
       console.error("    no model yet: training one (about 10 minutes on 2 cores)");
       await runTask("train", [], { inherit: true, timeoutMs: TRAIN_MS });
     }
-    console.error("3/6 topics");
-    await runTask("topics", [], { echo: "    " });
+    console.error(secure ? "3/6 topics and ACLs, as admin" : "3/6 topics");
+    await runTask(secure ? "acls" : "topics", [], { echo: "    ", env: env("admin") });
     console.error("4/6 worker");
     // The demo's topics come from this process's environment, which the worker inherits.
-    const worker = await startWorker({ config, env: {} }, {
+    const worker = await startWorker({ config, env: env("worker") }, {
       model: MODEL,
       args: ["--status-interval", "5"],
       echo: "    worker | ",
@@ -116,14 +136,14 @@ async function main(): Promise<number> {
       "--run-id",
       runId,
       "--group",
-      `receiver-${runId}`,
+      `fashion-receiver-${runId}`,
       "--ledger",
       ledger,
       "--out",
       out,
       "--print",
       "summary",
-    ], { echo: "    " });
+    ], { echo: "    ", env: env("client") });
     started.push(receiver);
     await receiver.waitFor(/^receiver ready/, 60_000);
     await runTask("client:send", [
@@ -137,14 +157,16 @@ async function main(): Promise<number> {
       ledger,
       "--seed",
       "1",
-    ], { echo: "    send | " });
+    ], { echo: "    send | ", env: env("client") });
     const status = await receiver.status;
     if (flags.record) await record(receiver.lines, status.code, (performance.now() - t0) / 1000);
     console.error("6/6 stopping what the demo started");
     return status.code;
   } finally {
     for (const p of started.reverse()) await p.stop("SIGTERM");
-    if (startedKafka) await runTask("kafka:stop", [], { echo: "    kafka | " });
+    if (startedKafka) {
+      await (secure ? releaseSecureBroker() : runTask("kafka:stop", [], { echo: "    kafka | " }));
+    }
   }
 }
 

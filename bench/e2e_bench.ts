@@ -14,7 +14,14 @@ import { type Config, parseConfig } from "../shared/config.ts";
 import { exists } from "../shared/fs/exists.ts";
 import { loadFashionMnist, SYSTEM_DATA_DIR } from "../shared/data/dataset_files.ts";
 import { parseEvent, runTask } from "../harness/deno_task.ts";
-import { createTopics, deleteTopics, uniqueService } from "../harness/service.ts";
+import { createTopics, deleteTopics, type Service, uniqueService } from "../harness/service.ts";
+import {
+  CLIENT_GROUP_PREFIX,
+  closeSecureService,
+  ensureSecureBroker,
+  openSecureService,
+  releaseSecureBroker,
+} from "../harness/secure_cluster.ts";
 import { startWorkers } from "../harness/worker_process.ts";
 import type { ImageSet } from "../shared/data/idx.ts";
 import { brokerAnswers, createKafka } from "../shared/kafka/connection.ts";
@@ -42,6 +49,10 @@ const CLI = {
       min: 0,
     },
     model: { type: "string", arg: "DIR", help: "model to serve", default: "artifacts/model" },
+    secure: {
+      type: "boolean",
+      help: "instead: micro-batch, 1 worker, plaintext vs TLS + SCRAM + ACLs (e2e_secure.json)",
+    },
   },
   notes: "Writes bench/results/e2e.json. Starts a broker if none answers (and stops it after).",
 } as const satisfies CliSpec;
@@ -58,6 +69,30 @@ const SCENARIOS: Scenario[] = [
   { name: "naive, 2 workers", workers: 2, maxBatch: 1 },
   { name: "micro-batch, 2 workers", workers: 2, maxBatch: 256 },
 ];
+
+/** A cluster to measure on: how a run's service is made there, and removed. */
+interface Target {
+  name: string;
+  /** Topics (and on the secure cluster, ACLs); config for this process, env for workers. */
+  open(tag: string): Promise<Service>;
+  close(service: Service): Promise<void>;
+}
+
+const PLAINTEXT: Target = {
+  name: "plaintext",
+  async open(tag) {
+    const service = uniqueService(tag);
+    await createTopics(service, 6);
+    return service;
+  },
+  close: deleteTopics,
+};
+
+const SECURE: Target = {
+  name: "TLS + SCRAM-SHA-512 + ACLs",
+  open: openSecureService,
+  close: closeSecureService,
+};
 
 interface Row {
   scenario: string;
@@ -83,7 +118,8 @@ async function run(
 ) {
   const kafka = await createKafka(config.kafka, `bench-${runId}`);
   const producer = idempotentProducer(kafka);
-  const group = `bench-receiver-${runId}`;
+  // On the secure cluster the client principal may use groups of this prefix only.
+  const group = `${CLIENT_GROUP_PREFIX}-bench-${runId}`;
   await pinGroupStart(kafka, group, config.topics.responses);
   const consumer = kafka.consumer({ groupId: group, maxWaitTimeInMs: 20 });
   await Promise.all([producer.connect(), consumer.connect()]);
@@ -111,10 +147,10 @@ async function scenario(
   s: Scenario,
   set: ImageSet,
   o: { count: number; latencySeconds: number; model: string },
+  target: Target = PLAINTEXT,
 ): Promise<Row> {
-  const service = uniqueService(`bench-${s.name}`);
+  const service = await target.open(`bench-${s.name}`);
   const { config } = service;
-  await createTopics(service, 6);
   const workers = await startWorkers(service, s.workers, {
     model: o.model,
     args: ["--max-batch", String(s.maxBatch)],
@@ -130,7 +166,7 @@ async function scenario(
       ? await run(config, set, latencyCount, 1000, `lat${tag}`)
       : { latencyMs: { p50: NaN, p95: NaN, p99: NaN }, received: 0 };
     const row: Row = {
-      scenario: s.name,
+      scenario: target === PLAINTEXT ? s.name : `${s.name}, ${target.name}`,
       workers: s.workers,
       max_batch: s.maxBatch,
       throughput_per_s: tput.throughput,
@@ -142,7 +178,7 @@ async function scenario(
       latency_answered: lat.received,
     };
     console.error(
-      `${s.name}: ${row.throughput_per_s.toFixed(0)} images/s; ` +
+      `${row.scenario}: ${row.throughput_per_s.toFixed(0)} images/s; ` +
         (sustains
           ? `at 1,000/s p50 ${lat.latencyMs.p50.toFixed(1)} ms, p99 ${
             lat.latencyMs.p99.toFixed(1)
@@ -152,7 +188,7 @@ async function scenario(
     return row;
   } finally {
     await Promise.all(workers.map((w) => w.stop()));
-    await deleteTopics(service);
+    await target.close(service);
   }
 }
 
@@ -204,6 +240,7 @@ async function main(): Promise<void> {
   if (!(await exists(`${o.model}/model.json`))) {
     throw new Error(`No model at ${o.model}: run 'deno task train' first or pass --model DIR`);
   }
+  if (flags.secure) return await secureCost(o);
   const started = !(await brokerAnswers(parseConfig({}).kafka));
   if (started) await runTask("kafka:start");
   try {
@@ -273,6 +310,56 @@ async function main(): Promise<void> {
     await writeFileAtomic("bench/results/e2e.json", JSON.stringify(result, null, 2) + "\n");
     console.log("written: bench/results/e2e.json");
   } finally {
+    if (started) await runTask("kafka:stop");
+  }
+}
+
+/**
+ * The cost of security: the same scenario on the plaintext broker and on
+ * the secure one, in one run, so both see the same machine load.
+ */
+async function secureCost(o: { count: number; latencySeconds: number; model: string }) {
+  const started = !(await brokerAnswers(parseConfig({}).kafka));
+  if (started) await runTask("kafka:start");
+  await ensureSecureBroker();
+  try {
+    const set = await loadFashionMnist(SYSTEM_DATA_DIR, "test");
+    const s = SCENARIOS.find((x) => x.name === "micro-batch, 1 worker")!;
+    const rows: Row[] = [];
+    for (const target of [PLAINTEXT, SECURE]) rows.push(await scenario(s, set, o, target));
+    const [plain, secure] = rows;
+    const result = {
+      machine: machineDescription(),
+      versions: {
+        deno: Deno.version.deno,
+        tfjs: tf.version.tfjs,
+        kafka: "4.1.1",
+        kafkajs: "2.2.4",
+      },
+      command: "deno task bench:e2e --secure",
+      requests_per_throughput_run: o.count,
+      rows,
+      secure_over_plaintext: {
+        throughput: secure.throughput_per_s / plain.throughput_per_s,
+        p99: secure.latency_at_1000_per_s_ms.p99 / plain.latency_at_1000_per_s_ms.p99,
+      },
+    };
+    console.log("| cluster | images/s (max, end to end) | p50 ms @1000/s | p95 ms | p99 ms |");
+    console.log("| --- | --- | --- | --- | --- |");
+    for (const [target, r] of [[PLAINTEXT, plain], [SECURE, secure]] as const) {
+      const l = r.latency_at_1000_per_s_ms;
+      const ms = (v: number) => Number.isFinite(v) ? v.toFixed(1) : "saturated";
+      console.log(
+        `| ${target.name} | ${r.throughput_per_s.toFixed(0)} | ${ms(l.p50)} | ${ms(l.p95)} | ${
+          ms(l.p99)
+        } |`,
+      );
+    }
+    await Deno.mkdir("bench/results", { recursive: true });
+    await writeFileAtomic("bench/results/e2e_secure.json", JSON.stringify(result, null, 2) + "\n");
+    console.log("written: bench/results/e2e_secure.json");
+  } finally {
+    await releaseSecureBroker();
     if (started) await runTask("kafka:stop");
   }
 }

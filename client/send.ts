@@ -68,6 +68,12 @@ const SEND_CLI = {
       default: "results/sent.csv",
       help: "append id,label per request, for client:receive's accuracy ('none': no ledger)",
     },
+    "reply-to": {
+      type: "string",
+      arg: "TOPIC",
+      help:
+        "answers on TOPIC (it must start with KAFKA_REPLY_TOPIC_PREFIX) instead of the shared topic",
+    },
   },
 } as const satisfies CliSpec;
 
@@ -82,6 +88,8 @@ export interface SendOptions {
   ledger?: string;
   /** A prefix for ids, unique per run. */
   runId?: string;
+  /** The reply topic each request names (`reply_to`); default: the shared one. */
+  replyTo?: string;
   signal?: AbortSignal;
   onProgress?(sent: number, acked: number): void;
 }
@@ -159,6 +167,7 @@ export async function sendRequests(
             image: o.set.images.subarray(index * IMAGE_BYTES, (index + 1) * IMAGE_BYTES),
             sent_at: Date.now(),
             ...(o.withLabels ? { label } : {}),
+            ...(o.replyTo ? { reply_to: o.replyTo } : {}),
           })),
         };
       });
@@ -208,6 +217,14 @@ function runIdFlag(runId: string | undefined): string | undefined {
   return runId;
 }
 
+/** The --reply-to, checked against the prefix the worker accepts. */
+function replyToFlag(replyTo: string | undefined, prefix: string): string | undefined {
+  if (replyTo !== undefined && (!replyTo.startsWith(prefix) || replyTo === prefix)) {
+    throw new UsageError(`--reply-to expects a topic starting with '${prefix}', got '${replyTo}'`);
+  }
+  return replyTo;
+}
+
 async function main(): Promise<void> {
   const flags = parseCli(Deno.args, SEND_CLI);
   if (!flags) return;
@@ -221,6 +238,7 @@ async function main(): Promise<void> {
     write: { "--ledger": ledger },
   });
   const config = loadConfig();
+  const replyTo = replyToFlag(flags["reply-to"], config.replyTopicPrefix);
   const set = await loadSource(flags, config);
   if (ledger === SEND_CLI.flags.ledger.default) await Deno.mkdir("results", { recursive: true });
 
@@ -252,6 +270,7 @@ async function main(): Promise<void> {
       withLabels: !flags["no-labels"],
       ledger,
       runId,
+      replyTo,
       signal: abort.signal,
       onProgress(sent, acked) {
         line.update(`sent ${sent}${total}, acknowledged ${acked}`);

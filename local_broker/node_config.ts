@@ -20,8 +20,14 @@ export function nodeLayout(id: number, root: string, basePort = BASE_PORT): Node
  * combined broker and controller on 127.0.0.1. Replication settings follow
  * the cluster size: with 3 nodes, internal topics keep 3 copies and
  * min.insync.replicas is 2, so acks=all survives one broker down.
+ * `listenerLines` replaces the plaintext listeners (the secure cluster's
+ * come from secure_config.ts).
  */
-export function serverProperties(n: NodeLayout, all: NodeLayout[]): string {
+export function serverProperties(
+  n: NodeLayout,
+  all: NodeLayout[],
+  listenerLines: string[] = plaintextListeners(n),
+): string {
   const size = all.length;
   const replicas = Math.min(3, size);
   const minIsr = size >= 3 ? 2 : 1;
@@ -30,11 +36,7 @@ export function serverProperties(n: NodeLayout, all: NodeLayout[]): string {
     "process.roles=broker,controller",
     `node.id=${n.id}`,
     `controller.quorum.voters=${voters}`,
-    `listeners=PLAINTEXT://127.0.0.1:${n.brokerPort},CONTROLLER://127.0.0.1:${n.controllerPort}`,
-    `advertised.listeners=PLAINTEXT://127.0.0.1:${n.brokerPort}`,
-    "controller.listener.names=CONTROLLER",
-    "inter.broker.listener.name=PLAINTEXT",
-    "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+    ...listenerLines,
     `log.dirs=${n.dir}/data`,
     "num.partitions=6",
     `default.replication.factor=${replicas}`,
@@ -50,6 +52,16 @@ export function serverProperties(n: NodeLayout, all: NodeLayout[]): string {
     "auto.create.topics.enable=false",
     "",
   ].join("\n");
+}
+
+function plaintextListeners(n: NodeLayout): string[] {
+  return [
+    `listeners=PLAINTEXT://127.0.0.1:${n.brokerPort},CONTROLLER://127.0.0.1:${n.controllerPort}`,
+    `advertised.listeners=PLAINTEXT://127.0.0.1:${n.brokerPort}`,
+    "controller.listener.names=CONTROLLER",
+    "inter.broker.listener.name=PLAINTEXT",
+    "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+  ];
 }
 
 /** log4j 2 configuration that sends the broker's log to a file, not the console. */

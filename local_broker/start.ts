@@ -9,13 +9,24 @@ import type { KafkaSettings } from "../shared/config.ts";
 import { exists } from "../shared/fs/exists.ts";
 import { brokerAnswers } from "../shared/kafka/connection.ts";
 import { processRuns } from "./processes.ts";
+import { ensureCertificates } from "./certificates.ts";
+import { ensureCredentials, privateDir, writePrivate } from "./credentials.ts";
 import {
   BASE_PORT,
   log4jProperties,
   newClusterId,
+  type NodeLayout,
   nodeLayout,
   serverProperties,
 } from "./node_config.ts";
+import {
+  CA_FILE,
+  PRINCIPALS,
+  scramArgument,
+  SECURE_BASE_PORT,
+  SECURE_ROOT,
+  secureListeners,
+} from "./secure_config.ts";
 import { KAFKA_ROOT, ROOT_FLAG } from "./root.ts";
 
 const CLI = {
@@ -38,6 +49,11 @@ const CLI = {
     },
     heap: { type: "string", arg: "SIZE", help: "JVM heap per broker", default: "512m" },
     dir: ROOT_FLAG,
+    secure: {
+      type: "boolean",
+      help:
+        `the secure cluster instead, on port ${SECURE_BASE_PORT} and in ${SECURE_ROOT}/: TLS + SCRAM-SHA-512, ACLs (docs/security.md)`,
+    },
   },
   notes: `
 Jars are resolved once with Maven into ${KAFKA_ROOT}/libs; logs and data live in DIR/node-N/.
@@ -81,14 +97,70 @@ async function resolveJars(): Promise<string> {
   return libs;
 }
 
+/** What differs between the plaintext cluster and the secure one. */
+interface Profile {
+  root: string;
+  basePort: number;
+  /** How start.ts itself reaches the brokers (the secure cluster: as admin). */
+  settings: KafkaSettings;
+  /** Listener lines of a node; undefined for plaintext. */
+  listeners?: (n: NodeLayout) => string[];
+  /** Extra storage-tool arguments (the SCRAM users). */
+  formatArgs: string[];
+}
+
+function plaintextProfile(bootstrap: string[], root: string, basePort: number): Profile {
+  return {
+    root,
+    basePort,
+    settings: { brokers: bootstrap, clientId: "kafka-start" },
+    formatArgs: [],
+  };
+}
+
+/** Credentials and certificates first (made once), then the profile that uses them. */
+async function secureProfile(
+  bootstrap: string[],
+  root: string,
+  basePort: number,
+): Promise<Profile> {
+  await privateDir(SECURE_ROOT);
+  const { passwords, broker } = await ensureCredentials();
+  const stores = await Deno.realPath(await ensureCertificates());
+  const formatArgs: string[] = [];
+  for (const p of PRINCIPALS) formatArgs.push("--add-scram", await scramArgument(p, passwords[p]));
+  return {
+    root,
+    basePort,
+    settings: {
+      brokers: bootstrap,
+      clientId: "kafka-start",
+      ssl: { caFile: CA_FILE, rejectUnauthorized: true },
+      sasl: { mechanism: "scram-sha-512", username: "admin", password: passwords.admin },
+    },
+    listeners: (n) => secureListeners(n, stores, broker),
+    formatArgs,
+  };
+}
+
 async function main(): Promise<void> {
   const flags = parseCli(Deno.args, CLI);
   if (!flags) return;
-  const { brokers: count, heap, dir: root, port } = flags;
-  const nodes = Array.from({ length: count }, (_, i) => nodeLayout(i + 1, root, port));
-  const bootstrap = nodes.map((n) => `127.0.0.1:${n.brokerPort}`);
-  const settings: KafkaSettings = { brokers: bootstrap, clientId: "kafka-start" };
+  const { brokers: count, heap } = flags;
+  // --secure moves the defaults aside, so both clusters can run at once.
+  const root = flags.secure && flags.dir === KAFKA_ROOT ? SECURE_ROOT : flags.dir;
+  const port = flags.secure && flags.port === BASE_PORT ? SECURE_BASE_PORT : flags.port;
+  const bootstrap = Array.from({ length: count }, (_, i) => `127.0.0.1:${port + 2 * i}`);
+  const profile = flags.secure
+    ? await secureProfile(bootstrap, root, port)
+    : plaintextProfile(bootstrap, root, port);
+  await startCluster(profile, count, heap);
+}
 
+async function startCluster(profile: Profile, count: number, heap: string): Promise<void> {
+  const { root, settings } = profile;
+  const nodes = Array.from({ length: count }, (_, i) => nodeLayout(i + 1, root, profile.basePort));
+  const bootstrap = settings.brokers;
   const answering = await Promise.all(
     bootstrap.map((address) => brokerAnswers({ ...settings, brokers: [address] })),
   );
@@ -112,58 +184,13 @@ async function main(): Promise<void> {
         `a Kafka of another size runs here: stop it first (deno task kafka:stop), then start ${count} broker(s)`,
       );
     }
-    for (const n of nodes.concat(nodeLayout(2, root, port), nodeLayout(3, root, port))) {
-      await Deno.remove(`${n.dir}/data`, { recursive: true }).catch(() => {});
+    for (const id of [1, 2, 3]) {
+      const dir = nodeLayout(id, root, profile.basePort).dir;
+      await Deno.remove(`${dir}/data`, { recursive: true }).catch(() => {});
     }
   }
   const clusterId = newClusterId();
-  for (const n of nodes) {
-    await Deno.mkdir(n.dir, { recursive: true });
-    const abs = await Deno.realPath(n.dir);
-    const absNode = { ...n, dir: abs };
-    await Deno.writeTextFile(
-      `${n.dir}/server.properties`,
-      serverProperties(absNode, nodes.map((m) => ({ ...m, dir: `${abs}/../node-${m.id}` }))),
-    );
-    await Deno.writeTextFile(`${n.dir}/log4j2.properties`, log4jProperties(`${abs}/broker.log`));
-    if (await exists(`${n.dir}/pid`)) {
-      const pid = Number(await Deno.readTextFile(`${n.dir}/pid`));
-      if (await processRuns(pid)) continue;
-    }
-    if (!(await exists(`${n.dir}/data/meta.properties`))) {
-      await run("java", [
-        `-Dlog4j2.configurationFile=${abs}/log4j2.properties`,
-        "-cp",
-        classpath,
-        "kafka.tools.StorageTool",
-        "format",
-        "-t",
-        clusterId,
-        "-c",
-        `${abs}/server.properties`,
-        "--ignore-formatted",
-      ], `Formatting the storage of broker ${n.id}`);
-    }
-    const child = new Deno.Command("java", {
-      args: [
-        `-Xmx${heap}`,
-        `-Xms${heap}`,
-        "-XX:+UseG1GC",
-        `-Dlog4j2.configurationFile=${abs}/log4j2.properties`,
-        "-cp",
-        classpath,
-        "kafka.Kafka",
-        `${abs}/server.properties`,
-      ],
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-      detached: true,
-    }).spawn();
-    child.unref();
-    await Deno.writeTextFile(`${n.dir}/pid`, String(child.pid));
-    console.error(`started broker ${n.id} (pid ${child.pid}) on 127.0.0.1:${n.brokerPort}`);
-  }
+  for (const n of nodes) await startNode(n, nodes, profile, { classpath, clusterId, heap });
   await Deno.writeTextFile(layoutFile, layout);
   const deadline = Date.now() + 90_000;
   for (const address of bootstrap) {
@@ -178,6 +205,67 @@ async function main(): Promise<void> {
   }
   console.error(`Kafka is up: KAFKA_BROKERS=${bootstrap.join(",")}`);
   console.log(bootstrap.join(","));
+}
+
+/** Writes a node's configuration, formats its storage once, and starts it unless it runs. */
+async function startNode(
+  n: NodeLayout,
+  nodes: NodeLayout[],
+  profile: Profile,
+  o: { classpath: string; clusterId: string; heap: string },
+): Promise<void> {
+  await Deno.mkdir(n.dir, { recursive: true });
+  const abs = await Deno.realPath(n.dir);
+  const absNode = { ...n, dir: abs };
+  // The secure node's properties hold the brokers' passwords: owner-only.
+  await writePrivate(
+    `${n.dir}/server.properties`,
+    serverProperties(
+      absNode,
+      nodes.map((m) => ({ ...m, dir: `${abs}/../node-${m.id}` })),
+      profile.listeners?.(absNode),
+    ),
+  );
+  await Deno.writeTextFile(`${n.dir}/log4j2.properties`, log4jProperties(`${abs}/broker.log`));
+  if (await exists(`${n.dir}/pid`)) {
+    const pid = Number(await Deno.readTextFile(`${n.dir}/pid`));
+    if (await processRuns(pid)) return;
+  }
+  const log4j = `-Dlog4j2.configurationFile=${abs}/log4j2.properties`;
+  if (!(await exists(`${n.dir}/data/meta.properties`))) {
+    await run("java", [
+      log4j,
+      "-cp",
+      o.classpath,
+      "kafka.tools.StorageTool",
+      "format",
+      "-t",
+      o.clusterId,
+      "-c",
+      `${abs}/server.properties`,
+      "--ignore-formatted",
+      ...profile.formatArgs,
+    ], `Formatting the storage of broker ${n.id}`);
+  }
+  const child = new Deno.Command("java", {
+    args: [
+      `-Xmx${o.heap}`,
+      `-Xms${o.heap}`,
+      "-XX:+UseG1GC",
+      log4j,
+      "-cp",
+      o.classpath,
+      "kafka.Kafka",
+      `${abs}/server.properties`,
+    ],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+    detached: true,
+  }).spawn();
+  child.unref();
+  await Deno.writeTextFile(`${n.dir}/pid`, String(child.pid));
+  console.error(`started broker ${n.id} (pid ${child.pid}) on 127.0.0.1:${n.brokerPort}`);
 }
 
 if (import.meta.main) await runMain(main);

@@ -3,6 +3,7 @@ import { type CliSpec, parseCli } from "../shared/cli/flags.ts";
 import { runMain } from "../shared/cli/run_main.ts";
 import { processRuns, stopProcess } from "./processes.ts";
 import { KAFKA_ROOT, ROOT_FLAG } from "./root.ts";
+import { SECURE_ROOT } from "./secure_config.ts";
 
 const CLI = {
   summary: "Stop the local Kafka brokers started by deno task kafka:start.",
@@ -16,13 +17,17 @@ const CLI = {
       max: 3,
     },
     dir: ROOT_FLAG,
+    secure: {
+      type: "boolean",
+      help: `the secure cluster (in ${SECURE_ROOT}/); --clean keeps its CA and credentials`,
+    },
   },
 } as const satisfies CliSpec;
 
 async function main(): Promise<void> {
   const flags = parseCli(Deno.args, CLI);
   if (!flags) return;
-  const root = flags.dir;
+  const root = flags.secure && flags.dir === KAFKA_ROOT ? SECURE_ROOT : flags.dir;
   let stopped = 0;
   const dirs: string[] = [];
   try {
@@ -45,7 +50,7 @@ async function main(): Promise<void> {
   }
   if (flags.clean) await Deno.remove(`${root}/cluster.json`).catch(() => {});
   // A second broker's folder holds nothing else; the default one keeps the jars.
-  if (flags.clean && root !== KAFKA_ROOT) {
+  if (flags.clean && root !== KAFKA_ROOT && root !== SECURE_ROOT) {
     await Deno.remove(root, { recursive: true }).catch(() => {});
   }
   if (stopped === 0) console.error("no broker started by kafka:start is running");

@@ -38,6 +38,7 @@ export function microBatchStrategy(deps: StrategyDeps, limits: MicroBatchLimits)
             topic: batch.topic,
             partition: batch.partition,
             worker: deps.worker,
+            replyTopicPrefix: deps.replyTopicPrefix,
             classify: (items) => {
               const results = batcher.submit(items);
               submitted();

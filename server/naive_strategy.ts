@@ -29,6 +29,7 @@ export function naiveStrategy(
             topic: batch.topic,
             partition: batch.partition,
             worker: deps.worker,
+            replyTopicPrefix: deps.replyTopicPrefix,
             classify,
           });
           await deps.send([publication(batch, [m], served)]);

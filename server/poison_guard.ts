@@ -28,6 +28,8 @@ export interface GuardEvents {
 export interface GuardDeps extends GuardEvents {
   policy: RetryPolicy;
   worker: string;
+  /** What a request's `reply_to` must start with (KAFKA_REPLY_TOPIC_PREFIX). */
+  replyTopicPrefix: string;
   /**
    * One predict: each image's class probabilities and the version of the
    * model that computed them (also the one-at-a-time fallback's).
@@ -40,6 +42,9 @@ const kindOf = (e: unknown): FailureKind => (isBrokerOutage(e) ? "outage" : "poi
 
 function merge(all: Served, one: Served): Served {
   all.responses.push(...one.responses);
+  for (const [topic, messages] of one.replies) {
+    all.replies.set(topic, [...(all.replies.get(topic) ?? []), ...messages]);
+  }
   all.deadLetters.push(...one.deadLetters);
   all.errors.push(...one.errors);
   all.outcomes.push(...one.outcomes);
@@ -91,6 +96,7 @@ async function serveOneByOne(
     topic: batch.topic,
     partition: batch.partition,
     worker: deps.worker,
+    replyTopicPrefix: deps.replyTopicPrefix,
     classify: (items) => Promise.resolve().then(() => deps.predict(items)),
   };
   const each: Served[] = [];

@@ -6,7 +6,10 @@ import { SendCoalescer } from "./send_coalescer.ts";
 
 /** What serving one partition batch leaves to publish, and the offset to commit after. */
 export interface Publication {
+  /** Answers for the shared response topic. */
   responses: OutMessage[];
+  /** Answers to requests with a valid reply_to, by topic. */
+  replies: Map<string, OutMessage[]>;
   deadLetters: OutMessage[];
   commit: OffsetCommit;
 }
@@ -20,7 +23,7 @@ export interface CommitNotes {
 }
 
 /**
- * One send of the dead letters and responses of `items`, acknowledged by
+ * One send of the dead letters, responses and replies of `items`, acknowledged by
  * every in-sync replica (acks -1): only then may their offsets be committed,
  * which is what makes delivery at-least-once.
  */
@@ -36,6 +39,9 @@ export function publicationSender(
     // written, so a retry of the batch repeats no answer.
     const topicMessages = deadLetters.length ? [{ topic: topics.dlq, messages: deadLetters }] : [];
     topicMessages.push({ topic: topics.responses, messages: responses });
+    for (const i of items) {
+      for (const [topic, messages] of i.replies) topicMessages.push({ topic, messages });
+    }
     await producer.sendBatch({ topicMessages, acks: -1 });
   };
 }

@@ -9,6 +9,7 @@ import {
   idFromKey,
   INTERNAL_ERROR,
   type Prediction,
+  replyIdOf,
 } from "../shared/protocol/schema.ts";
 import { deadLetter, type Source } from "./dead_letter.ts";
 import type { Outcome } from "./worker_metrics.ts";
@@ -22,7 +23,10 @@ export interface OutMessage {
 
 /** What serving a batch of requests produced. */
 export interface Served {
+  /** Answers for the shared response topic. */
   responses: OutMessage[];
+  /** Answers for requests that named a valid `reply_to`, by topic. */
+  replies: Map<string, OutMessage[]>;
   deadLetters: OutMessage[];
   errors: { code: string; message: string }[];
   /** One per request, for the metrics: what became of it. */
@@ -50,6 +54,8 @@ export interface ServeContext {
   topic: string;
   partition: number;
   worker: string;
+  /** A valid request's `reply_to` must start with this (KAFKA_REPLY_TOPIC_PREFIX). */
+  replyTopicPrefix?: string;
   /**
    * Classifies images, in order; e.g. a MicroBatcher's submit. Each answer
    * names its model: a model swap may fall between the batches of one call.
@@ -61,7 +67,7 @@ const round6 = (p: number) => Math.round(p * 1e6) / 1e6;
 
 /** A Served with nothing in it yet. */
 export function emptyServed(): Served {
-  return { responses: [], deadLetters: [], errors: [], outcomes: [] };
+  return { responses: [], replies: new Map(), deadLetters: [], errors: [], outcomes: [] };
 }
 
 /** Builds a prediction from an image's class probabilities and their model. */
@@ -87,9 +93,6 @@ export function prediction(
     completed_at: Date.now(),
   };
 }
-
-/** Decoding errors found before the JSON is read: the key is then the only id there is. */
-const UNREAD: ReadonlySet<string> = new Set(["too_large", "invalid_utf8"]);
 
 function errorReply(id: string, error: { code: string; message: string }): OutMessage {
   return {
@@ -134,12 +137,12 @@ export async function serveMessages(
   const good: { request: ClassifyRequest; key: Buffer | null }[] = [];
   const served = emptyServed();
   for (const m of messages) {
-    const r = decodeRequest(m.value);
+    const r = decodeRequest(m.value, ctx.replyTopicPrefix);
     if (r.ok) {
       good.push({ request: r.value, key: m.key as Buffer | null });
       continue;
     }
-    const id = r.id ?? (UNREAD.has(r.error.code) ? idFromKey(m.key) : undefined);
+    const id = replyIdOf(r.error.code, r.id, m.key);
     refuse(served, m, r.error, id, ctx);
   }
   if (good.length > 0) {
@@ -148,7 +151,10 @@ export async function serveMessages(
     );
     good.forEach((g, i) => {
       const p = prediction(g.request, scored[i], ctx.worker, receivedAt);
-      served.responses.push({ key: g.request.id, value: asBuffer(encodeResponse(p)) });
+      const answer = { key: g.request.id, value: asBuffer(encodeResponse(p)) };
+      const to = g.request.reply_to;
+      if (to === undefined) served.responses.push(answer);
+      else served.replies.set(to, [...(served.replies.get(to) ?? []), answer]);
       served.outcomes.push({
         outcome: "prediction",
         endToEndSeconds: (p.completed_at - p.sent_at) / 1000,

@@ -48,6 +48,7 @@ export function publication(
   const last = messages[messages.length - 1].offset;
   return {
     responses: served.responses,
+    replies: served.replies,
     deadLetters: served.deadLetters,
     commit: { topic: batch.topic, partition: batch.partition, offset: String(BigInt(last) + 1n) },
   };

@@ -291,6 +291,7 @@ export async function startWorker(o: WorkerOptions, config: Config): Promise<Run
     o,
     {
       worker: id,
+      replyTopicPrefix: config.replyTopicPrefix,
       predict: poisonHook(o.testPoisonId, (items) => observed(items.map((i) => i.image))),
       send: publicationSender(producer, config.topics),
       policy: RETRY_POLICY,

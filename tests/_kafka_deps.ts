@@ -19,3 +19,18 @@ export { runTask } from "../harness/deno_task.ts";
 export * from "../harness/service.ts";
 export { waitUntil } from "../harness/wait_until.ts";
 export { startWorker, startWorkers } from "../harness/worker_process.ts";
+export {
+  ensureSecureBroker,
+  releaseSecureBroker,
+  secureAdminConfig,
+  secureService,
+} from "../harness/secure_cluster.ts";
+export { brokerAnswers, createKafka } from "../shared/kafka/connection.ts";
+export { makeCa } from "../local_broker/certificates.ts";
+export { revokeAcls } from "../security/acls.ts";
+export {
+  AclOperationTypes,
+  AclPermissionTypes,
+  AclResourceTypes,
+  ResourcePatternTypes,
+} from "kafkajs";

@@ -12,7 +12,7 @@ import {
   startPrometheus,
 } from "../harness/prometheus.ts";
 import { waitReady } from "../harness/wait_ready.ts";
-import { encodeRequest } from "../shared/protocol/schema.ts";
+import { encodeRequest, replyIdOf } from "../shared/protocol/schema.ts";
 import {
   brokerLifecycle,
   integrationTest,
@@ -136,7 +136,8 @@ Deno.test({
 
       const expected = new Map<string, number>([[`prediction/`, GOOD]]);
       for (const b of bad) {
-        const key = `${b.id === undefined ? "dead_letter" : "error_reply"}/${b.code}`;
+        const replied = replyIdOf(b.code, b.id, `bad-${bad.indexOf(b)}`) !== undefined;
+        const key = `${replied ? "error_reply" : "dead_letter"}/${b.code}`;
         expected.set(key, (expected.get(key) ?? 0) + 1);
       }
       const byOutcome = await p.query("sum by (outcome, code) (fashion_requests_total)");

@@ -125,3 +125,40 @@ Deno.test("decodeResponse() rejects inconsistent predictions", async (t) => {
     assert.equal(bad({ index: 10 }).ok, false);
   });
 });
+
+Deno.test("decodeRequest() takes a reply_to under the reply prefix and refuses others", async (t) => {
+  const base: ClassifyRequest = { v: 1, id: "req-7", image: pixels, sent_at: 1_700_000_000_000 };
+  await t.step("a tenant's topic under the default prefix round-trips", () => {
+    const request = { ...base, reply_to: "analysis-responses.tenant-a" };
+    const r = decodeRequest(encodeRequest(request));
+    assert.ok(r.ok);
+    assert.equal(r.value.reply_to, "analysis-responses.tenant-a");
+  });
+  await t.step("a configured prefix replaces the default", () => {
+    const r = decodeRequest(encodeRequest({ ...base, reply_to: "replies.b" }), "replies.");
+    assert.ok(r.ok);
+    assert.equal(r.value.reply_to, "replies.b");
+  });
+  const refused: [string, unknown, string][] = [
+    ["the shared topic itself", "analysis-responses", `"analysis-responses"`],
+    ["the prefix alone", "analysis-responses.", `"analysis-responses."`],
+    ["another service's topic", "analysis-requests", `"analysis-requests"`],
+    ["a name Kafka would refuse", "analysis-responses.a b", `"analysis-responses.a b"`],
+    ["a number", 42, "a number"],
+  ];
+  for (const [what, replyTo, found] of refused) {
+    await t.step(`refuses ${what} with invalid_reply_to and keeps the id`, () => {
+      const wire = JSON.parse(new TextDecoder().decode(encodeRequest(base)));
+      const r = decodeRequest(
+        new TextEncoder().encode(JSON.stringify({ ...wire, reply_to: replyTo })),
+      );
+      assert.ok(!r.ok);
+      assert.equal(r.id, "req-7");
+      assert.equal(r.error.code, "invalid_reply_to");
+      assert.equal(
+        r.error.message,
+        `Cannot decode request: expected 'reply_to' to be a topic name starting with 'analysis-responses.', got ${found}`,
+      );
+    });
+  }
+});

@@ -230,3 +230,55 @@ Deno.test("serveMessages() reports one outcome per request for the metrics", asy
   const seconds = prediction.outcome === "prediction" ? prediction.endToEndSeconds : NaN;
   assert.ok(seconds >= 0.25 && seconds < 5, `end-to-end ${seconds} s`);
 });
+
+const blank = new Uint8Array(784);
+const routed = (id: string, replyTo?: string) => ({
+  offset: "0",
+  key: null,
+  value: encodeRequest({
+    v: 1,
+    id,
+    image: blank,
+    sent_at: 1,
+    ...(replyTo === undefined ? {} : { reply_to: replyTo }),
+  }),
+});
+const routing = {
+  topic: "requests",
+  partition: 0,
+  worker: "w",
+  replyTopicPrefix: "replies.",
+  classify: (items: ClassifyItem[]) =>
+    Promise.resolve(
+      items.map(() => ({ probabilities: new Float32Array(10).fill(0.1), model: "m" })),
+    ),
+};
+
+Deno.test("serveMessages() answers on the reply_to a request names, else on the shared topic", async () => {
+  const served = await serveMessages(
+    [routed("a", "replies.tenant-a"), routed("b"), routed("c", "replies.tenant-a")],
+    routing,
+  );
+  assert.deepEqual(served.responses.map((m) => m.key), ["b"]);
+  assert.deepEqual([...served.replies.keys()], ["replies.tenant-a"]);
+  assert.deepEqual(served.replies.get("replies.tenant-a")!.map((m) => m.key), ["a", "c"]);
+  assert.equal(served.deadLetters.length, 0);
+});
+
+Deno.test("serveMessages() answers a reply_to outside the prefix on the shared topic, as an error", async () => {
+  const served = await serveMessages([routed("x", "requests")], routing);
+  assert.equal(served.replies.size, 0);
+  assert.equal(served.deadLetters.length, 1);
+  assert.equal(served.responses.length, 1);
+  const reply = decodeResponse(served.responses[0].value);
+  assert.ok(reply.ok);
+  assert.deepEqual(reply.value, {
+    v: 1,
+    id: "x",
+    error: {
+      code: "invalid_reply_to",
+      message:
+        `Cannot decode request: expected 'reply_to' to be a topic name starting with 'replies.', got "requests"`,
+    },
+  });
+});

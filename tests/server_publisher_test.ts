@@ -5,6 +5,7 @@ import type { OffsetCommit } from "../shared/kafka/offset_committer.ts";
 
 const work = (partition: number, offset: string, dead = 0): Publication => ({
   responses: [{ key: `r-${partition}`, value: null }],
+  replies: new Map(),
   deadLetters: Array.from({ length: dead }, () => ({ key: `d-${partition}`, value: null })),
   commit: { topic: "requests", partition, offset },
 });
@@ -69,6 +70,20 @@ Deno.test("publicationSender() sends dead letters, then responses, in one acks -
     assert.deepEqual(batches.pop(), {
       acks: -1,
       topicMessages: [{ topic: "resp", messages: [{ key: "r-2", value: null }] }],
+    });
+  });
+  await t.step("replies go to the topics their requests named, in the same batch", async () => {
+    const tenant = {
+      ...work(3, "4"),
+      replies: new Map([["resp.a", [{ key: "a-1", value: null }]]]),
+    };
+    await send([tenant]);
+    assert.deepEqual(batches.pop(), {
+      acks: -1,
+      topicMessages: [
+        { topic: "resp", messages: [{ key: "r-3", value: null }] },
+        { topic: "resp.a", messages: [{ key: "a-1", value: null }] },
+      ],
     });
   });
 });

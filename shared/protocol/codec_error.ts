@@ -11,7 +11,8 @@ export type CodecErrorCode =
   | "invalid_id"
   | "invalid_base64"
   | "wrong_image_size"
-  | "invalid_label";
+  | "invalid_label"
+  | "invalid_reply_to";
 
 /** A decoding failure with a message that says what was expected and found. */
 export class CodecError extends Error {

@@ -1,3 +1,4 @@
+import { DEFAULT_REPLY_TOPIC_PREFIX } from "../config.ts";
 import { CLASS_NAMES, NUM_CLASSES } from "./classes.ts";
 import { CodecError, type CodecErrorCode, type Decoded } from "./codec_error.ts";
 import { decodeImage, encodeImage } from "./image_codec.ts";
@@ -34,6 +35,12 @@ export interface ClassifyRequest {
   sent_at: number;
   /** The true class 0-9, when known (for evaluation). */
   label?: number;
+  /**
+   * The topic the answer goes to instead of the shared response topic; it
+   * must start with the configured reply prefix (tenants' topics, see
+   * docs/security.md).
+   */
+  reply_to?: string;
 }
 
 /** A served request's answer. */
@@ -79,6 +86,7 @@ export function encodeRequest(r: ClassifyRequest): Uint8Array {
     sent_at: r.sent_at,
   };
   if (r.label !== undefined) wire.label = r.label;
+  if (r.reply_to !== undefined) wire.reply_to = r.reply_to;
   return encoder.encode(JSON.stringify(wire));
 }
 
@@ -197,19 +205,44 @@ function finiteTime(
   return { ok: true, value: t };
 }
 
+const TOPIC_NAME = /^[A-Za-z0-9._-]{1,249}$/;
+
+/** An optional `reply_to`: a topic name that starts with `prefix` and has more after it. */
+function readReplyTo(o: Record<string, unknown>, prefix: string, id: string): Decoded<unknown> {
+  const to = o.reply_to;
+  if (to === undefined || to === null) return { ok: true, value: undefined };
+  if (
+    typeof to !== "string" || !TOPIC_NAME.test(to) || !to.startsWith(prefix) ||
+    to.length === prefix.length
+  ) {
+    return fail(
+      "invalid_reply_to",
+      `Cannot decode request: expected 'reply_to' to be a topic name starting with '${prefix}', got ${
+        typeof to === "string" ? JSON.stringify(to.slice(0, 300)) : typeName(to)
+      }`,
+      id,
+    );
+  }
+  return { ok: true, value: to };
+}
+
 /**
  * Decodes and validates a request value: size, UTF-8, JSON object, version,
  * id, image (strict base64 of exactly 784 bytes), sent_at, optional label
- * 0-9. Never throws; a failure carries the id when it could be read, so the
- * caller can still answer the client.
+ * 0-9, optional reply_to (a topic starting with `replyTopicPrefix`). Never
+ * throws; a failure carries the id when it could be read, so the caller can
+ * still answer the client (on the shared topic: a bad reply_to is not used).
  *
  * @example
  * ```ts
- * const r = decodeRequest(message.value);
+ * const r = decodeRequest(message.value, config.replyTopicPrefix);
  * if (!r.ok) deadLetter(message, r.error, r.id);
  * ```
  */
-export function decodeRequest(bytes: Uint8Array | null | undefined): Decoded<ClassifyRequest> {
+export function decodeRequest(
+  bytes: Uint8Array | null | undefined,
+  replyTopicPrefix = DEFAULT_REPLY_TOPIC_PREFIX,
+): Decoded<ClassifyRequest> {
   const what = "request";
   const parsed = parseObject(bytes, MAX_REQUEST_BYTES, what);
   if (!parsed.ok) return parsed;
@@ -250,6 +283,9 @@ export function decodeRequest(bytes: Uint8Array | null | undefined): Decoded<Cla
     }
     request.label = label;
   }
+  const replyTo = readReplyTo(o, replyTopicPrefix, id!);
+  if (!replyTo.ok) return replyTo as Decoded<never>;
+  if (replyTo.value !== undefined) request.reply_to = replyTo.value as string;
   return { ok: true, value: request };
 }
 
@@ -345,6 +381,27 @@ export function decodeResponse(bytes: Uint8Array | null | undefined): Decoded<Re
       completed_at: times[2],
     },
   };
+}
+
+/** Errors found before a request's JSON is read: its key is then the only id there is. */
+export const UNREAD_ERRORS: ReadonlySet<string> = new Set(["too_large", "invalid_utf8"]);
+
+/**
+ * The id an error reply to a refused request goes to: the id read from its
+ * JSON, else (when it was refused before its JSON was read) its key if that
+ * is a valid id, else none.
+ *
+ * @example
+ * ```ts
+ * replyIdOf("too_large", undefined, key); // the key, when it is a valid id
+ * ```
+ */
+export function replyIdOf(
+  code: string,
+  readId: string | undefined,
+  key: Uint8Array | string | null | undefined,
+): string | undefined {
+  return readId ?? (UNREAD_ERRORS.has(code) ? idFromKey(key) : undefined);
 }
 
 /**
