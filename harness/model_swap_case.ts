@@ -136,6 +136,7 @@ function swapEvents(workers: WorkerProcess[]): SwapEvent[] {
       worker: String(w.ready.worker),
       from: String(e.from),
       to: String(e.to),
+      switchedAt: Number(e.switchedAt),
       swappedAt: Number(e.swappedAt),
     }))
   );

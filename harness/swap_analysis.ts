@@ -22,6 +22,8 @@ export interface SwapEvent {
   worker: string;
   from: string;
   to: string;
+  /** Epoch ms, on the worker's clock, from which new batches ran on `to`. */
+  switchedAt: number;
   /** Epoch ms, on the worker's clock, after which no answer carries `from`. */
   swappedAt: number;
 }
@@ -38,17 +40,34 @@ export interface SwapFindings {
   models: Record<string, number>;
   /** Answers from a version that is none of the expected ones. */
   foreign: number;
-  /** Answers a worker stamped after a swap event with a version other than the one it swapped to. */
+  /**
+   * Answers with a version their worker had left (stamped after the swap
+   * event away from it) and not switched back to since.
+   */
   stale: number;
+  /** The first few stale answers with the swap they came after, to see why. */
+  staleExamples: { answer: SwapAnswer; after: SwapEvent }[];
   /** p99 latency of requests sent in the steady span, and in the swap spans. */
   steadyP99: number;
   swapP99: number;
 }
 
 /**
- * Checks `answers` against `swaps`: each answer is compared with the last
- * swap its worker logged before the answer was stamped (same clock), and
- * must carry that swap's `to`. Latencies are split by when the request was
+ * The swap after which answer `a` came with the version that swap left,
+ * with no switch back to it in between; undefined when there is none.
+ * `swaps` are one worker's, in order; times are the worker's clock.
+ */
+function leftVersion(swaps: readonly SwapEvent[], a: SwapAnswer): SwapEvent | undefined {
+  const i = swaps.findLastIndex((s) => s.swappedAt < a.completedAt && s.from === a.model);
+  if (i < 0) return undefined;
+  const back = swaps.slice(i + 1).some((s) => s.to === a.model && s.switchedAt <= a.completedAt);
+  return back ? undefined : swaps[i];
+}
+
+/**
+ * Checks `answers` against `swaps`: an answer stamped after its worker's
+ * swap away from a version must not carry that version, unless the worker
+ * has switched back to it since (same clock). Latencies are split by when the request was
  * sent: in `steady`, or in one of `swapSpans`.
  *
  * @example
@@ -71,14 +90,18 @@ export function analyseSwaps(
   const models: Record<string, number> = {};
   let foreign = 0;
   let stale = 0;
+  const staleExamples: SwapFindings["staleExamples"] = [];
   const steadyLatency: number[] = [];
   const swapLatency: number[] = [];
   const within = (t: number, s: Span) => t >= s.from && t <= s.to;
   for (const a of answers) {
     models[a.model] = (models[a.model] ?? 0) + 1;
     if (!expected.includes(a.model)) foreign++;
-    const last = byWorker.get(a.worker)?.findLast((s) => s.swappedAt < a.completedAt);
-    if (last && a.model !== last.to) stale++;
+    const left = leftVersion(byWorker.get(a.worker) ?? [], a);
+    if (left) {
+      stale++;
+      if (staleExamples.length < 5) staleExamples.push({ answer: a, after: left });
+    }
     if (within(a.sentAt, steady)) steadyLatency.push(a.latencyMs);
     if (swapSpans.some((s) => within(a.sentAt, s))) swapLatency.push(a.latencyMs);
   }
@@ -86,6 +109,7 @@ export function analyseSwaps(
     models,
     foreign,
     stale,
+    staleExamples,
     steadyP99: percentile(steadyLatency, 99),
     swapP99: percentile(swapLatency, 99),
   };

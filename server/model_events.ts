@@ -4,8 +4,19 @@ import type { TextFormats } from "../shared/cli/event_log.ts";
 export type ModelEvents = {
   /** At start: the version served first and where it came from. */
   model_loaded: { name: string; version: string; source: string; pinned: boolean };
-  /** After a swap, once the old model's last answers are out and it is disposed. */
-  model_swapped: { name: string; from: string; to: string; swappedAt: number; drainMs: number };
+  /**
+   * After a swap, once the old model's last answers are out and it is
+   * disposed. New batches ran on `to` from `switchedAt` (epoch ms); from
+   * `swappedAt` on, no answer carries `from`.
+   */
+  model_swapped: {
+    name: string;
+    from: string;
+    to: string;
+    switchedAt: number;
+    swappedAt: number;
+    drainMs: number;
+  };
   /** An announcement that failed a check; `refused` counts them (model_refused_total). */
   model_refused: { code: string; message: string; version?: string; refused: number };
   model_reader_restart: { error: string };

@@ -76,3 +76,23 @@ export class ModelSlot {
     m.model.dispose();
   }
 }
+
+/**
+ * Wraps a partition batch's `serve` so that the batch holds the model that
+ * was current when it started until it is served and published. A batch's
+ * images may span two predicts, and a swap can fall between them: without
+ * this the old model's answers of such a batch could be stamped after the
+ * swap's event; with it, the old model is retired (and model_swapped
+ * logged) only once every batch begun on it is done.
+ *
+ * @example
+ * ```ts
+ * const serve = holdingModel(slot, strategy.serve);
+ * ```
+ */
+export function holdingModel<A extends unknown[]>(
+  slot: ModelSlot,
+  serve: (...args: A) => Promise<void>,
+): (...args: A) => Promise<void> {
+  return (...args) => slot.use(() => serve(...args));
+}

@@ -69,6 +69,7 @@ export class ModelUpdates {
       return this.#refuse(code, (e as Error).message, a.version);
     }
     const started = performance.now();
+    const switchedAt = Date.now();
     await this.#slot.swap(next);
     // The answers of the old model's last batch are stamped a few microtasks
     // after it ends: once this event is logged, no answer carries `from`.
@@ -79,6 +80,7 @@ export class ModelUpdates {
       name: a.name,
       from,
       to: a.version,
+      switchedAt,
       swappedAt: Date.now(),
       drainMs: performance.now() - started,
     });

@@ -13,6 +13,7 @@ import { idempotentProducer } from "../shared/kafka/producer.ts";
 import { useBackend } from "../shared/model/backend.ts";
 import { DEFAULT_MODEL_NAME } from "../shared/model/catalog.ts";
 import { type ModelFollower, startModelFollower } from "./model_follower.ts";
+import { holdingModel } from "./model_slot.ts";
 import { BadInputLog } from "./bad_input_log.ts";
 import { DEFAULT_HTTP, type HttpAddress, parseHttpAddress } from "./endpoints.ts";
 import { requireReadable } from "../shared/fs/path_access.ts";
@@ -317,7 +318,7 @@ export async function startWorker(o: WorkerOptions, config: Config): Promise<Run
   const loop = await serveLoop(consumer, {
     topic: config.topics.requests,
     partitions: requestPartitions,
-    strategy,
+    strategy: { ...strategy, serve: holdingModel(models.slot, strategy.serve) },
     log,
     metrics: obs.metrics,
   });

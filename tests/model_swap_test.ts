@@ -37,7 +37,7 @@ Deno.test({
       assert.ok(r.models[r.versions.a] > 0 && r.models[r.versions.b] > 0, JSON.stringify(r.models));
     });
     await t.step("after its swap a worker never answers with the version it left", () => {
-      assert.equal(r.stale, 0);
+      assert.equal(r.stale, 0, JSON.stringify(r.staleExamples));
     });
     await t.step("the corrupt announcement is refused once by each worker", () => {
       assert.deepEqual(r.refused, [1, 1]);

@@ -16,8 +16,8 @@ const answer = (
   latencyMs,
 });
 const swaps = [
-  { worker: "w1", from: A, to: B, swappedAt: 100 },
-  { worker: "w1", from: B, to: A, swappedAt: 200 },
+  { worker: "w1", from: A, to: B, switchedAt: 95, swappedAt: 100 },
+  { worker: "w1", from: B, to: A, switchedAt: 180, swappedAt: 200 },
 ];
 
 Deno.test("analyseSwaps() finds answers with the version a worker left after its swap", async (t) => {
@@ -38,6 +38,14 @@ Deno.test("analyseSwaps() finds answers with the version a worker left after its
       to: 0,
     }, []);
     assert.equal(f.stale, 2);
+    assert.deepEqual(f.staleExamples.map((e) => e.after.to), [B, A]);
+  });
+  await t.step("A again once the switch back to A began, before its event, is not stale", () => {
+    const f = analyseSwaps([answer("w1", A, 190), answer("w1", B, 195)], swaps, [A, B], {
+      from: 0,
+      to: 0,
+    }, []);
+    assert.equal(f.stale, 0);
   });
   await t.step("another worker's swaps say nothing about w2", () => {
     assert.equal(
