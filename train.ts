@@ -11,7 +11,6 @@ import { loadConfig } from "./shared/config.ts";
 import { findDataDir, loadFashionMnist, loadImageCsv } from "./shared/data/dataset_files.ts";
 import type { ImageSet } from "./shared/data/idx.ts";
 import { createModel } from "./shared/model/create_model.ts";
-import { DEFAULT_MODEL_NAME } from "./shared/model/catalog.ts";
 import { formatDuration } from "./shared/cli/status_line.ts";
 import { requirePathAccess } from "./shared/fs/path_access.ts";
 import { type Metrics, writeArtifacts } from "./training/artifacts.ts";
@@ -74,15 +73,6 @@ export const TRAIN_CLI = {
     backend: { type: "string", default: "wasm", choices: ["wasm", "cpu"], help: "TF.js backend" },
     threads: THREADS_FLAG,
     out: { type: "string", arg: "DIR", default: "artifacts", help: "artifact folder" },
-    publish: {
-      type: "boolean",
-      help: "announce the trained model to the workers at the end (as model:publish)",
-    },
-    "model-name": {
-      type: "string",
-      arg: "NAME",
-      help: `with --publish: the model's name (default ${DEFAULT_MODEL_NAME})`,
-    },
   },
   notes: `
 Data (first found): --data DIR, env FASHION_MNIST_DIR, ../fashion-mnist/data/fashion,
@@ -216,9 +206,6 @@ export async function train(o: TrainOptions): Promise<Metrics> {
 async function main(): Promise<void> {
   const flags = parseCli(Deno.args, TRAIN_CLI);
   if (!flags) return;
-  if (flags["model-name"] !== undefined && !flags.publish) {
-    throw new UsageError("--model-name goes with --publish");
-  }
   // Refused here, not after the training it would have thrown away.
   requirePathAccess({
     set: "train",
@@ -253,15 +240,6 @@ async function main(): Promise<void> {
       `Artifacts in ${options.out}/: model/, metrics.json, report.svg, history.csv, ` +
       `predictions_test.csv, confusion_test.csv, labels.csv`,
   );
-  if (flags.publish) {
-    // Loaded only here: kafkajs is not needed to train.
-    const { publishModel } = await import("./models/publish.ts");
-    await publishModel(
-      `${options.out}/model`,
-      flags["model-name"] ?? DEFAULT_MODEL_NAME,
-      `${options.out}/metrics.json`,
-    );
-  }
 }
 
 if (import.meta.main) await runMain(main);

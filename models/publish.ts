@@ -39,7 +39,6 @@ async function readMetrics(file: string, explicit: boolean): Promise<AnnouncedMe
 
 /**
  * Checks and publishes the model in `dir` as `name`; returns its version.
- * Also what `deno task train --publish` calls.
  */
 export async function publishModel(dir: string, name: string, metricsFile?: string) {
   await useBackend("wasm");
