@@ -1,0 +1,110 @@
+/**
+ * `deno task dashboard`: a live page of the service on http://127.0.0.1:8080.
+ * Flags and wiring only; see stream_state.ts, kafka_feed.ts and server.ts.
+ * Run `deno task dashboard --help`.
+ */
+import { type CliSpec, parseCli } from "../shared/cli/flags.ts";
+import { runMain } from "../shared/cli/run_main.ts";
+import { loadConfig } from "../shared/config.ts";
+import { createKafka } from "../shared/kafka/connection.ts";
+import { type GroupView, workerRows } from "./group_view.ts";
+import { type Feed, startFeed } from "./kafka_feed.ts";
+import { readPage, serveDashboard } from "./server.ts";
+import { StreamState } from "./stream_state.ts";
+
+export const DASHBOARD_CLI = {
+  summary:
+    "A live page of the service: answers, latency, accuracy, recent images, errors, workers.",
+  usage: "deno task dashboard [options]",
+  flags: {
+    port: {
+      type: "int",
+      help: "port on 127.0.0.1 (0 picks a free one; the permission set allows any)",
+      default: 8080,
+      min: 0,
+      max: 65535,
+    },
+    "window-minutes": {
+      type: "int",
+      help: "minutes of history in the charts",
+      default: 5,
+      min: 1,
+      max: 60,
+    },
+    images: { type: "int", help: "recent images shown", default: 24, min: 1, max: 200 },
+    "interval-ms": {
+      type: "int",
+      help: "milliseconds between updates pushed to the page",
+      default: 500,
+      min: 100,
+      max: 60_000,
+    },
+  },
+  notes: `
+It reads the request, response and dead-letter topics with a consumer group of
+its own (dashboard-<random>, from the latest offsets, never committing) and
+polls the workers' group (KAFKA_WORKER_GROUP) through the admin API every 2 s.
+Brokers and topics come from the same environment variables as the workers.`,
+} as const satisfies CliSpec;
+
+/** What the page receives in each event. */
+export function pageSnapshot(state: StreamState, feed: Feed | null, nowMs: number) {
+  const stream = state.snapshot(nowMs);
+  const group: GroupView | null = feed?.group() ?? null;
+  return {
+    ...stream,
+    workers: workerRows(stream.workers, group, nowMs),
+    group: group && { group: group.group, state: group.state, totalLag: group.totalLag },
+    groupError: feed?.groupError() ?? null,
+  };
+}
+
+async function main(): Promise<number | void> {
+  const flags = parseCli(Deno.args, DASHBOARD_CLI);
+  if (!flags) return;
+  const config = loadConfig();
+  const page = await readPage();
+  const tag = crypto.randomUUID().slice(0, 8);
+  const state = new StreamState({
+    windowSeconds: flags["window-minutes"] * 60,
+    recentImages: flags.images,
+  });
+  const kafka = await createKafka(config.kafka, `dashboard-${tag}`);
+  const feed = await startFeed(kafka, {
+    topics: config.topics,
+    workerGroup: config.workerGroup,
+    groupId: `dashboard-${tag}`,
+    state,
+    pollMs: 2000,
+    log: (_event, text) => console.error(text),
+  });
+  const abort = new AbortController();
+  const server = serveDashboard({
+    port: flags.port,
+    signal: abort.signal,
+    intervalMs: flags["interval-ms"],
+    snapshot: () => pageSnapshot(state, feed, Date.now()),
+    page,
+  });
+  console.error(
+    `dashboard on http://127.0.0.1:${server.addr.port}/ watching ${config.topics.requests}, ${config.topics.responses}, ${config.topics.dlq} and group ${config.workerGroup}`,
+  );
+  const done = Promise.withResolvers<void>();
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      console.error("dashboard stopping");
+      abort.abort();
+      await server.finished;
+      await feed.stop();
+      done.resolve();
+    })();
+  };
+  Deno.addSignalListener("SIGINT", stop);
+  Deno.addSignalListener("SIGTERM", stop);
+  await done.promise;
+  Deno.removeSignalListener("SIGINT", stop);
+  Deno.removeSignalListener("SIGTERM", stop);
+}
+
+if (import.meta.main) await runMain(main);
