@@ -3,6 +3,7 @@
  * Flags and wiring only; see stream_state.ts, kafka_feed.ts and server.ts.
  * Run `deno task dashboard --help`.
  */
+import process from "node:process";
 import { type CliSpec, parseCli } from "../shared/cli/flags.ts";
 import { runMain } from "../shared/cli/run_main.ts";
 import { loadConfig } from "../shared/config.ts";
@@ -47,6 +48,12 @@ polls the workers' group (KAFKA_WORKER_GROUP) through the admin API every 2 s.
 Brokers and topics come from the same environment variables as the workers.`,
 } as const satisfies CliSpec;
 
+/** CPU time this process has used, user and system, in ms. */
+function cpuMs(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+}
+
 /** What the page receives in each event. */
 export function pageSnapshot(state: StreamState, feed: Feed | null, nowMs: number) {
   const stream = state.snapshot(nowMs);
@@ -56,6 +63,9 @@ export function pageSnapshot(state: StreamState, feed: Feed | null, nowMs: numbe
     workers: workerRows(stream.workers, group, nowMs),
     group: group && { group: group.group, state: group.state, totalLag: group.totalLag },
     groupError: feed?.groupError() ?? null,
+    // The dashboard's own cost, for the page and for bench:dashboard (which
+    // cannot read /proc/<pid>/stat: Deno grants /proc only with --allow-all).
+    dashboard: { cpuMs: cpuMs(), rssBytes: Deno.memoryUsage().rss },
   };
 }
 

@@ -16,6 +16,8 @@ const LATENCY_LINES = [
 
 const $ = (id) => document.getElementById(id);
 let lastEventAt = 0;
+/** The previous event's dashboard CPU reading, for its CPU share. */
+let lastCpu = null;
 
 function setStatus(state) {
   const el = $("status");
@@ -229,6 +231,12 @@ function render(s) {
   drawConfusion($("confusion"), s.confusion, s.classes);
   drawWorkers($("workers"), s.workers);
   drawCodes($("codes"), s.errorsByCode, s.deadLettersByCode);
+  const cpu = s.dashboard;
+  const share = lastCpu && s.atMs > lastCpu.atMs && cpu.cpuMs >= lastCpu.cpuMs
+    ? `CPU ${fmt(((cpu.cpuMs - lastCpu.cpuMs) / (s.atMs - lastCpu.atMs)) * 100)}%, `
+    : "";
+  lastCpu = { atMs: s.atMs, cpuMs: cpu.cpuMs };
+  $("self").textContent = `dashboard: ${share}${fmt(cpu.rssBytes / 2 ** 20)} MB`;
   $("updated").textContent = `updated ${new Date(s.atMs).toLocaleTimeString()}`;
 }
 
