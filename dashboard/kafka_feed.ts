@@ -19,6 +19,8 @@ export interface FeedOptions {
   state: StreamState;
   /** Milliseconds between admin polls. */
   pollMs: number;
+  /** Aborting it ends a wait for missing topics (startFeed then rejects). */
+  signal?: AbortSignal;
   /** One line per event: joined, consumer restarted, admin poll failed. */
   log(event: string, text: string): void;
 }
@@ -83,6 +85,29 @@ async function pollGroup(
 }
 
 /**
+ * Waits until the three topics exist, saying once what it waits for: a
+ * dashboard may well start before the first worker, which creates them.
+ */
+async function waitForTopics(admin: ReturnType<Kafka["admin"]>, o: FeedOptions): Promise<void> {
+  const wanted = [o.topics.requests, o.topics.responses, o.topics.dlq];
+  let told = false;
+  while (true) {
+    const existing = new Set(await admin.listTopics());
+    const missing = wanted.filter((t) => !existing.has(t));
+    if (missing.length === 0) return;
+    if (!told) {
+      o.log(
+        "waiting_for_topics",
+        `waiting for topic(s) ${missing.join(", ")}: a worker or \`deno task topics\` creates them`,
+      );
+      told = true;
+    }
+    await new Promise((r) => setTimeout(r, o.pollMs));
+    if (o.signal?.aborted) throw new Error("stopped while waiting for topics");
+  }
+}
+
+/**
  * Starts the dashboard's consumer (at the latest offsets: a group with no
  * commits starts there, and it never commits, so nothing of it outlives the
  * run) and the admin poll. Resolves once the consumer runs.
@@ -99,6 +124,8 @@ export async function startFeed(kafka: Kafka, o: FeedOptions): Promise<Feed> {
     sessionTimeout: 10_000,
     heartbeatInterval: 2_000,
     maxWaitTimeInMs: 200,
+    // Topics are the workers' to create, with their partition count.
+    allowAutoTopicCreation: false,
   });
   consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
     o.log(
@@ -125,6 +152,7 @@ export async function startFeed(kafka: Kafka, o: FeedOptions): Promise<Feed> {
     if (!stopped) timer = setTimeout(() => (polling = poll()), o.pollMs);
   };
   await admin.connect();
+  await waitForTopics(admin, o);
   await consumer.connect();
   await consumer.subscribe({
     topics: [o.topics.requests, o.topics.responses, o.topics.dlq],

@@ -79,16 +79,9 @@ async function main(): Promise<number | void> {
     windowSeconds: flags["window-minutes"] * 60,
     recentImages: flags.images,
   });
-  const kafka = await createKafka(config.kafka, `dashboard-${tag}`);
-  const feed = await startFeed(kafka, {
-    topics: config.topics,
-    workerGroup: config.workerGroup,
-    groupId: `dashboard-${tag}`,
-    state,
-    pollMs: 2000,
-    log: (_event, text) => console.error(text),
-  });
   const abort = new AbortController();
+  let feed: Feed | null = null;
+  // The page is up at once; it fills in once the feed runs.
   const server = serveDashboard({
     port: flags.port,
     signal: abort.signal,
@@ -106,12 +99,29 @@ async function main(): Promise<number | void> {
       console.error("dashboard stopping");
       abort.abort();
       await server.finished;
-      await feed.stop();
+      await feed?.stop();
       done.resolve();
     })();
   };
+  // Listening before the feed starts: it may wait long for the topics.
   Deno.addSignalListener("SIGINT", stop);
   Deno.addSignalListener("SIGTERM", stop);
+  const kafka = await createKafka(config.kafka, `dashboard-${tag}`);
+  try {
+    feed = await startFeed(kafka, {
+      topics: config.topics,
+      workerGroup: config.workerGroup,
+      groupId: `dashboard-${tag}`,
+      state,
+      pollMs: 2000,
+      signal: abort.signal,
+      log: (_event, text) => console.error(text),
+    });
+  } catch (e) {
+    if (!abort.signal.aborted) throw e;
+  }
+  // A stop that came while the feed was starting found no feed to stop.
+  if (abort.signal.aborted) await feed?.stop();
   await done.promise;
   Deno.removeSignalListener("SIGINT", stop);
   Deno.removeSignalListener("SIGTERM", stop);
