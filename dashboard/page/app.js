@@ -135,7 +135,10 @@ function drawImages(el, images) {
       actual.textContent = `\u2717 true: ${im.actual}`;
       cap.append(actual);
     }
-    fig.append(imageCanvas(im.pixels), cap);
+    const canvas = imageCanvas(im.pixels);
+    canvas.setAttribute("role", "img");
+    canvas.setAttribute("aria-label", `image ${im.id}, predicted ${im.predicted}`);
+    fig.append(canvas, cap);
     return fig;
   });
   el.replaceChildren(...figures);
