@@ -5,46 +5,79 @@
 import * as tf from "@tensorflow/tfjs";
 import { useBackend } from "./shared/model/backend.ts";
 import { IMAGE_BYTES, NUM_CLASSES } from "./shared/protocol/classes.ts";
-import { intFlag, numberFlag, parseFlags } from "./shared/cli/legacy_flags.ts";
+import { type CliSpec, type FlagSpec, parseCli } from "./shared/cli/flags.ts";
 import { runMain, UsageError } from "./shared/cli/run_main.ts";
 import { loadConfig } from "./shared/config.ts";
 import { findDataDir, loadFashionMnist, loadImageCsv } from "./shared/data/dataset_files.ts";
 import type { ImageSet } from "./shared/data/idx.ts";
 import { createModel } from "./shared/model/create_model.ts";
 import { formatDuration } from "./shared/cli/status_line.ts";
+import { requirePathAccess } from "./shared/fs/path_access.ts";
 import { type Metrics, writeArtifacts } from "./training/artifacts.ts";
 import { labelsAt, lossAndAccuracy, predictProbabilities } from "./training/evaluate.ts";
 import { fit, type FitListener } from "./training/fit.ts";
 import { startHelperThreads, stopGemmHelper } from "./training/kernels/gemm_helper.ts";
-import { registerTrainingKernels } from "./training/kernels/wasm_kernels.ts";
+import { registerTrainingKernels } from "./training/kernels/registry.ts";
 import { WasmAdamOptimizer } from "./training/wasm_adam.ts";
 import { argMax, confusionMatrix } from "./training/metrics.ts";
 import { epochProgress } from "./training/epoch_progress.ts";
 import { seededRandom, splitIndices } from "./training/random.ts";
 
-const USAGE = `
-Train the Fashion-MNIST CNN (TF.js, wasm backend) and write its artifacts.
+/** --threads of train and bench:train: 2 starts the gemm helper thread. */
+export const THREADS_FLAG = {
+  type: "int",
+  default: 2,
+  min: 1,
+  max: 2,
+  arg: "1|2",
+  help: "wasm: threads for the large matrix products",
+} as const satisfies FlagSpec;
 
-Usage: deno task train [options]
-
+/** The command line of `deno task train`: every flag, default and bound, declared once. */
+export const TRAIN_CLI = {
+  summary: "Train the Fashion-MNIST CNN (TF.js, wasm backend) and write its artifacts.",
+  usage: "deno task train [options]",
+  flags: {
+    data: { type: "string", arg: "DIR", help: "folder with the four IDX .gz files" },
+    "train-csv": {
+      type: "string",
+      arg: "FILE",
+      help: "train from CSV instead (header row, label,pixel1..pixel784)",
+    },
+    "test-csv": { type: "string", arg: "FILE", help: "test CSV, required with --train-csv" },
+    epochs: { type: "int", default: 15, min: 1, max: 10_000, help: "most epochs" },
+    "batch-size": { type: "int", default: 200, min: 1, max: 60_000, help: "images per step" },
+    patience: {
+      type: "int",
+      default: 3,
+      min: 1,
+      max: 10_000,
+      help: "epochs without better validation accuracy before stopping",
+    },
+    "validation-split": {
+      type: "number",
+      arg: "F",
+      default: 0.1,
+      min: 0,
+      max: 0.9,
+      help: "share of the training images held out for validation",
+    },
+    seed: {
+      type: "int",
+      default: 42,
+      min: 0,
+      max: 2 ** 32 - 1,
+      help: "seeds shuffling, the split, initialisation and dropout",
+    },
+    limit: { type: "int", min: 1, help: "use only the first N training images (quick runs)" },
+    backend: { type: "string", default: "wasm", choices: ["wasm", "cpu"], help: "TF.js backend" },
+    threads: THREADS_FLAG,
+    out: { type: "string", arg: "DIR", default: "artifacts", help: "artifact folder" },
+  },
+  notes: `
 Data (first found): --data DIR, env FASHION_MNIST_DIR, ../fashion-mnist/data/fashion,
-/usr/share/datasets/fashion-mnist (apt-get install dataset-fashion-mnist).
-  --data DIR               folder with the four IDX .gz files
-  --train-csv FILE         train from CSV instead (header row, label,pixel1..pixel784)
-  --test-csv FILE          test CSV, required with --train-csv
-
-Training:
-  --epochs N               most epochs (default 15)
-  --batch-size N           images per step (default 200)
-  --patience N             epochs without better validation accuracy before stopping (default 3)
-  --validation-split F     share of the training images held out for validation (default 0.1)
-  --seed N                 seeds shuffling, the split, initialisation and dropout (default 42)
-  --limit N                use only the first N training images (quick runs)
-  --backend wasm|cpu       TF.js backend (default wasm)
-  --threads 1|2            wasm: threads for the large matrix products (default 2)
-  --out DIR                artifact folder (default artifacts)
-  -h, --help               this help
-`;
+/usr/share/datasets/fashion-mnist (apt-get install dataset-fashion-mnist).`,
+} as const satisfies CliSpec;
 
 /** Everything a training run needs; `deno task train` builds it from flags. */
 export interface TrainOptions {
@@ -171,40 +204,32 @@ export async function train(o: TrainOptions): Promise<Metrics> {
 }
 
 async function main(): Promise<void> {
-  const flags = parseFlags(Deno.args, {
-    data: { type: "string" },
-    "train-csv": { type: "string" },
-    "test-csv": { type: "string" },
-    epochs: { type: "string" },
-    "batch-size": { type: "string" },
-    patience: { type: "string" },
-    "validation-split": { type: "string" },
-    seed: { type: "string" },
-    limit: { type: "string" },
-    backend: { type: "string" },
-    threads: { type: "string" },
-    out: { type: "string" },
-  }, USAGE);
+  const flags = parseCli(Deno.args, TRAIN_CLI);
   if (!flags) return;
-  const backend = flags.backend ?? "wasm";
-  if (backend !== "wasm" && backend !== "cpu") {
-    throw new UsageError(`--backend expects wasm or cpu, got '${backend}'`);
-  }
-  const epochs = intFlag(flags.epochs, "epochs", 15, 1, 10_000);
+  // Refused here, not after the training it would have thrown away.
+  requirePathAccess({
+    set: "train",
+    read: {
+      "--data": flags.data,
+      "--train-csv": flags["train-csv"],
+      "--test-csv": flags["test-csv"],
+    },
+    write: { "--out": flags.out },
+  });
   const options: TrainOptions = {
     dataDir: flags.data,
     trainCsv: flags["train-csv"],
     testCsv: flags["test-csv"],
-    epochs,
-    batchSize: intFlag(flags["batch-size"], "batch-size", 200, 1, 60_000),
-    patience: intFlag(flags.patience, "patience", 3, 1, 10_000),
-    validationSplit: numberFlag(flags["validation-split"], "validation-split", 0.1, 0, 0.9),
-    seed: intFlag(flags.seed, "seed", 42, 0, 2 ** 32 - 1),
-    limit: flags.limit === undefined ? undefined : intFlag(flags.limit, "limit", 0, 1),
-    backend,
-    threads: intFlag(flags.threads, "threads", 2, 1, 2) as 1 | 2,
-    out: flags.out ?? "artifacts",
-    listener: epochProgress(epochs),
+    epochs: flags.epochs,
+    batchSize: flags["batch-size"],
+    patience: flags.patience,
+    validationSplit: flags["validation-split"],
+    seed: flags.seed,
+    limit: flags.limit,
+    backend: flags.backend as TrainOptions["backend"],
+    threads: flags.threads as TrainOptions["threads"],
+    out: flags.out,
+    listener: epochProgress(flags.epochs),
   };
   const m = await train(options);
   const total = m.seconds_per_epoch * m.epochs_run;

@@ -4,104 +4,138 @@
  * duplicated for each case. Lost must be 0. Run `deno task chaos --help`.
  */
 import { writeFileAtomic } from "../shared/fs/atomic_write.ts";
-import { intFlag, parseFlags } from "../shared/cli/legacy_flags.ts";
+import { type CliSpec, parseCli } from "../shared/cli/flags.ts";
 import { runMain, UsageError } from "../shared/cli/run_main.ts";
 import { parseConfig } from "../shared/config.ts";
+import { exists } from "../shared/fs/exists.ts";
 import { loadFashionMnist, SYSTEM_DATA_DIR } from "../shared/data/dataset_files.ts";
 import { runTask } from "../harness/deno_task.ts";
 import { brokerAnswers } from "../shared/kafka/connection.ts";
 import { badRequests } from "../harness/bad_requests.ts";
 import {
   badInput,
+  type CaseOptions,
   type CaseResult,
-  caseService,
   killBroker,
   killWorkers,
   restartBroker,
   restartReceiver,
 } from "../harness/chaos_cases.ts";
+import { uniqueService } from "../harness/service.ts";
 import { machineDescription } from "./machine.ts";
 
-const USAGE = `
+const CASES = ["bad", "kill", "receiver", "broker", "cluster"];
+
+const CLI = {
+  summary: `
 Fault suite against real Kafka: SIGKILL workers, restart the broker, restart the receiver,
-and SIGKILL one broker of a 3-broker cluster, each during a stream of requests.
-
-Usage: deno task chaos [--count N] [--rate R] [--model DIR] [--cases LIST]
-  --count N    requests in the worker-kill stream (default 20000; the others use half)
-  --rate R     requests per second (default 1000)
-  --model DIR  model to serve (default artifacts/model)
-  --cases LIST comma-separated subset of bad,kill,receiver,broker,cluster (default: all)
+and SIGKILL one broker of a 3-broker cluster, each during a stream of requests.`,
+  usage: "deno task chaos [options]",
+  flags: {
+    count: {
+      type: "int",
+      help: "requests in the worker-kill stream (the others use half)",
+      default: 20_000,
+      min: 100,
+    },
+    rate: { type: "int", arg: "R", help: "requests per second", default: 1000, min: 1 },
+    model: { type: "string", arg: "DIR", help: "model to serve", default: "artifacts/model" },
+    cases: {
+      type: "string",
+      arg: "LIST",
+      help: `comma-separated subset of ${CASES.join(",")}`,
+      default: CASES.join(","),
+    },
+  },
+  notes: `
 Needs the local broker of deno task kafka:start (it restarts it, and runs a 3-broker
-cluster for the last case). Writes bench/results/chaos.json; exits 1 if anything is lost.
-`;
+cluster for the last case). Writes bench/results/chaos.json; exits 1 if anything is lost.`,
+} as const satisfies CliSpec;
 
-async function managedBroker(): Promise<boolean> {
-  return await Deno.stat(".kafka/node-1/pid").then(() => true, () => false);
+/** The --cases list as a set, each name checked. */
+function parseCases(list: string): Set<string> {
+  const cases = new Set(list.split(",").map((c) => c.trim()));
+  for (const c of cases) {
+    if (!CASES.includes(c)) {
+      throw new UsageError(`--cases expects some of ${CASES.join(",")}, got '${c}'`);
+    }
+  }
+  return cases;
 }
 
 async function main(): Promise<number> {
-  const flags = parseFlags(Deno.args, {
-    count: { type: "string" },
-    rate: { type: "string" },
-    model: { type: "string" },
-    cases: { type: "string" },
-  }, USAGE);
+  const flags = parseCli(Deno.args, CLI);
   if (!flags) return 0;
-  const ALL = ["bad", "kill", "receiver", "broker", "cluster"];
-  const cases = new Set((flags.cases ?? ALL.join(",")).split(",").map((c) => c.trim()));
-  for (const c of cases) {
-    if (!ALL.includes(c)) {
-      throw new UsageError(`--cases expects some of ${ALL.join(",")}, got '${c}'`);
-    }
-  }
-  const count = intFlag(flags.count, "count", 20_000, 100);
-  const rate = intFlag(flags.rate, "rate", 1000, 1);
-  const model = flags.model ?? "artifacts/model";
-  await Deno.stat(`${model}/model.json`).catch(() => {
+  const cases = parseCases(flags.cases);
+  const { count, rate, model } = flags;
+  if (!(await exists(`${model}/model.json`))) {
     throw new Error(`No model at ${model}: run 'deno task train' first or pass --model DIR`);
-  });
+  }
   const single = parseConfig({}).kafka;
   const wasRunning = await brokerAnswers(single);
-  if (wasRunning && !(await managedBroker())) {
+  if (wasRunning && !(await exists(".kafka/node-1/pid"))) {
     throw new Error(
       "a broker answers on localhost:9092 that kafka:start did not start; chaos restarts brokers, so stop it first",
     );
   }
   if (!wasRunning) await runTask("kafka:start");
   const set = await loadFashionMnist(SYSTEM_DATA_DIR, "test");
+  const options = (tag: string, n: number, brokers?: string): CaseOptions => ({
+    service: uniqueService(`chaos-${tag}`, { brokers }),
+    model,
+    set,
+    count: n,
+    rate,
+  });
   const results: CaseResult[] = [];
   let badSummary: Record<string, unknown> | undefined;
   const report = (r: CaseResult) => {
     results.push(r);
     console.error(
-      `${r.name}: sent ${r.sent}, answered ${r.answered}, lost ${r.lost}, duplicated ${r.duplicated} (${
+      `${r.name}: sent ${r.sent}, answered ${r.answered} (${r.errorReplies} by error replies), lost ${r.lost}, duplicated ${r.duplicated} (${
         r.seconds.toFixed(1)
       } s)${r.notes.length ? `\n  ${r.notes.join("\n  ")}` : ""}`,
     );
   };
   try {
     if (cases.has("bad")) {
-      const bad = await badInput(caseService("bad", model), set, count / 4, badRequests("chaos"));
+      const bad = await badInput({
+        service: uniqueService("chaos-bad"),
+        model,
+        set,
+        good: count / 4,
+        bad: badRequests("chaos"),
+      });
       const misfiled = bad.deadLetters.filter((d) => d.got !== d.expected);
       console.error(
         `bad input: ${bad.kinds} kinds of malformed requests in a stream of ${bad.good} good ones: ` +
           `${
             bad.kinds - misfiled.length
           } in the DLQ with the expected code, ${bad.errorReplies.length} of ${bad.expectedReplies} error replies, ` +
-          `${bad.goodAnswered} of ${bad.good} good answered by ${bad.workers.size} worker (exited: ${bad.workerExited}); ` +
+          `${bad.goodAnswered} of ${bad.goodSentMixed} good predicted, ${bad.goodErrorReplies} good given an error reply, ` +
+          `by ${bad.workers.size} worker (exited: ${bad.workerExited}); ` +
           `good throughput ${bad.goodPerSecondClean.toFixed(0)}/s alone, ${
             bad.goodPerSecondMixed.toFixed(0)
-          }/s mixed`,
+          }/s mixed (clean, mixed, clean, mixed)`,
       );
       for (const m of misfiled) console.error(`  ${m.kind}: expected ${m.expected}, got ${m.got}`);
+      const wrongReplies = bad.errorReplies.filter((r) => r.code !== r.expected);
+      for (const r of wrongReplies) {
+        console.error(`  reply ${r.id}: expected ${r.expected}, got ${r.code}`);
+      }
       badSummary = {
         kinds: bad.kinds,
         dead_letters_with_expected_code: bad.kinds - misfiled.length,
+        dead_letters: bad.deadLetters.map(({ kind, expected, got }) => ({ kind, expected, got })),
         error_replies: bad.errorReplies.length,
+        error_replies_with_expected_code: bad.errorReplies.length - wrongReplies.length,
         expected_error_replies: bad.expectedReplies,
-        good: bad.good,
-        good_answered: bad.goodAnswered,
+        good_per_stream: bad.good,
+        good_sent_mixed: bad.goodSentMixed,
+        good_predicted_mixed: bad.goodAnswered,
+        good_error_replies: bad.goodErrorReplies,
         worker_restarted: bad.workerExited || bad.workers.size !== 1,
+        good_per_second_runs: bad.goodPerSecondRuns,
         good_per_second_alone: bad.goodPerSecondClean,
         good_per_second_mixed: bad.goodPerSecondMixed,
       };
@@ -109,19 +143,19 @@ async function main(): Promise<number> {
     // Half rate: each replacement needs a few seconds to start, and all three
     // kills should land while requests are still arriving.
     if (cases.has("kill")) {
-      report(await killWorkers(caseService("kill", model), set, count, rate / 2, 3));
+      report(await killWorkers({ ...options("kill", count), rate: rate / 2, kills: 3 }));
     }
     if (cases.has("receiver")) {
-      report(await restartReceiver(caseService("receiver", model), set, count / 2, rate));
+      report(await restartReceiver(options("receiver", count / 2)));
     }
     if (cases.has("broker")) {
-      report(await restartBroker(caseService("broker", model), set, count / 2, rate));
+      report(await restartBroker(options("broker", count / 2)));
     }
     if (cases.has("cluster")) {
       await runTask("kafka:stop");
       await runTask("kafka:start", ["--brokers", "3"]);
       const cluster = "127.0.0.1:9092,127.0.0.1:9094,127.0.0.1:9096";
-      report(await killBroker(caseService("cluster", model, cluster), set, count / 2, rate));
+      report(await killBroker(options("cluster", count / 2, cluster)));
     }
   } finally {
     await runTask("kafka:stop", ["--clean"]).catch(() => {});
@@ -129,11 +163,11 @@ async function main(): Promise<number> {
   }
   console.log(`machine: ${machineDescription()}`);
   console.log("");
-  console.log("| case | sent | answered | lost | duplicated | seconds |");
-  console.log("| --- | --- | --- | --- | --- | --- |");
+  console.log("| case | sent | answered | error replies | lost | duplicated | seconds |");
+  console.log("| --- | --- | --- | --- | --- | --- | --- |");
   for (const r of results) {
     console.log(
-      `| ${r.name} | ${r.sent} | ${r.answered} | ${r.lost} | ${r.duplicated} | ${
+      `| ${r.name} | ${r.sent} | ${r.answered} | ${r.errorReplies} | ${r.lost} | ${r.duplicated} | ${
         r.seconds.toFixed(1)
       } |`,
     );
@@ -142,19 +176,29 @@ async function main(): Promise<number> {
   await writeFileAtomic(
     "bench/results/chaos.json",
     JSON.stringify(
-      { machine: machineDescription(), command: "deno task chaos", rate, results },
+      {
+        machine: machineDescription(),
+        command: `deno task chaos ${Deno.args.join(" ")}`.trim(),
+        rate,
+        results,
+        bad_input: badSummary ?? null,
+      },
       null,
       2,
     ) + "\n",
   );
   const lost = results.reduce((n, r) => n + r.lost, 0);
+  const errorReplies = results.reduce((n, r) => n + r.errorReplies, 0);
   console.log(lost === 0 ? "\nlost: 0 in every case" : `\nLOST ${lost} requests`);
   if (badSummary) console.log(`bad input: ${JSON.stringify(badSummary)}`);
   const badOk = !cases.has("bad") || badSummary !== undefined &&
       badSummary.dead_letters_with_expected_code === badSummary.kinds &&
       badSummary.error_replies === badSummary.expected_error_replies &&
-      badSummary.good_answered === badSummary.good && !badSummary.worker_restarted;
-  return lost === 0 && badOk ? 0 : 1;
+      badSummary.error_replies_with_expected_code === badSummary.expected_error_replies &&
+      badSummary.good_predicted_mixed === badSummary.good_sent_mixed &&
+      badSummary.good_error_replies === 0 && !badSummary.worker_restarted;
+  if (errorReplies > 0) console.log(`${errorReplies} good requests got an error reply`);
+  return lost === 0 && errorReplies === 0 && badOk ? 0 : 1;
 }
 
 if (import.meta.main) await runMain(main);

@@ -12,18 +12,19 @@ import { type CliSpec, parseCli } from "../shared/cli/flags.ts";
 import { runMain } from "../shared/cli/run_main.ts";
 import { writeFileAtomic } from "../shared/fs/atomic_write.ts";
 import { idempotentProducer } from "../shared/kafka/producer.ts";
-import { ensureTopics } from "../server/topics.ts";
 import { startDashboard } from "../harness/dashboard.ts";
 import {
+  createTopics,
   deleteTopics,
   ensureBroker,
   ensureModel,
+  MODEL_DIR,
   releaseBroker,
-  startWorker,
+  serviceKafka,
   testImages,
-  testKafka,
   uniqueService,
 } from "../harness/service.ts";
+import { startWorker } from "../harness/worker_process.ts";
 import { machineDescription } from "./machine.ts";
 
 const CLI = {
@@ -73,16 +74,13 @@ async function main(): Promise<void> {
   if (!flags) return;
   await ensureBroker();
   await ensureModel();
-  const { config, env } = uniqueService("bench-dashboard");
-  const kafka = await testKafka(config);
-  const admin = kafka.admin();
-  await admin.connect();
-  await ensureTopics(admin, config.topics, 6);
-  await admin.disconnect();
-  const producer = idempotentProducer(kafka);
+  const service = uniqueService("bench-dashboard");
+  const { config } = service;
+  await createTopics(service, 6);
+  const producer = idempotentProducer(await serviceKafka(service, "bench"));
   await producer.connect();
-  const worker = await startWorker(env);
-  const dashboard = await startDashboard(env, 0);
+  const worker = await startWorker(service, { model: `${MODEL_DIR}/model` });
+  const dashboard = await startDashboard(service);
   const abort = new AbortController();
   try {
     const events = followEvents(`${dashboard.url}events`, abort.signal);
@@ -106,6 +104,7 @@ async function main(): Promise<void> {
     const result = {
       date: new Date().toISOString(),
       machine: machineDescription(),
+      command: ["deno task bench:dashboard", ...Deno.args].join(" "),
       requests_sent: sent.sent,
       send_seconds: Number(sent.seconds.toFixed(2)),
       sent_per_s: Math.round(sent.sent / sent.seconds),
@@ -121,10 +120,10 @@ async function main(): Promise<void> {
     console.error(`wrote ${OUT}`);
   } finally {
     abort.abort();
-    await dashboard.task.stop("SIGTERM");
+    await dashboard.stop("SIGTERM");
     await worker.stop("SIGTERM");
     await producer.disconnect();
-    await deleteTopics(kafka, config);
+    await deleteTopics(service);
     await releaseBroker();
   }
 }

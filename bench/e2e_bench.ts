@@ -8,28 +8,43 @@ import * as tf from "@tensorflow/tfjs";
 import { receiveWhenJoined } from "../client/receive.ts";
 import { sendRequests } from "../client/send.ts";
 import { writeFileAtomic } from "../shared/fs/atomic_write.ts";
-import { intFlag, parseFlags } from "../shared/cli/legacy_flags.ts";
+import { type CliSpec, parseCli } from "../shared/cli/flags.ts";
 import { runMain } from "../shared/cli/run_main.ts";
 import { type Config, parseConfig } from "../shared/config.ts";
+import { exists } from "../shared/fs/exists.ts";
 import { loadFashionMnist, SYSTEM_DATA_DIR } from "../shared/data/dataset_files.ts";
-import { runTask, startTaskUntil, type TaskProcess } from "../harness/deno_task.ts";
+import { parseEvent, runTask } from "../harness/deno_task.ts";
+import { createTopics, deleteTopics, uniqueService } from "../harness/service.ts";
+import { startWorkers } from "../harness/worker_process.ts";
 import type { ImageSet } from "../shared/data/idx.ts";
 import { brokerAnswers, createKafka } from "../shared/kafka/connection.ts";
 import { idempotentProducer } from "../shared/kafka/producer.ts";
 import { pinGroupStart } from "../shared/kafka/consumer.ts";
-import { ensureTopics } from "../server/topics.ts";
 import { machineDescription } from "./machine.ts";
 
-const USAGE = `
-Benchmark the service end to end through a real Kafka broker on this machine.
-
-Usage: deno task bench:e2e [--count N] [--latency-seconds S] [--soak N] [--model DIR]
-  --count N            requests per throughput run (default 20000)
-  --latency-seconds S  length of each run at 1,000 requests/s (default 10)
-  --soak N             requests in the soak run that watches worker memory (default 100000; 0 skips)
-  --model DIR          model to serve (default artifacts/model)
-Writes bench/results/e2e.json. Starts a broker if none answers (and stops it after).
-`;
+const CLI = {
+  summary: "Benchmark the service end to end through a real Kafka broker on this machine.",
+  usage: "deno task bench:e2e [options]",
+  flags: {
+    count: { type: "int", help: "requests per throughput run", default: 20_000, min: 100 },
+    "latency-seconds": {
+      type: "int",
+      arg: "S",
+      help: "length of each run at 1,000 requests/s",
+      default: 10,
+      min: 1,
+      max: 600,
+    },
+    soak: {
+      type: "int",
+      help: "requests in the soak run that watches worker memory; 0 skips it",
+      default: 100_000,
+      min: 0,
+    },
+    model: { type: "string", arg: "DIR", help: "model to serve", default: "artifacts/model" },
+  },
+  notes: "Writes bench/results/e2e.json. Starts a broker if none answers (and stops it after).",
+} as const satisfies CliSpec;
 
 interface Scenario {
   name: string;
@@ -50,36 +65,12 @@ interface Row {
   max_batch: number;
   throughput_per_s: number;
   sent: number;
+  /** Distinct requests answered: predictions plus error replies, counted apart below. */
   answered: number;
+  predictions: number;
+  error_replies: number;
   latency_at_1000_per_s_ms: { p50: number; p95: number; p99: number };
   latency_answered: number;
-}
-
-function uniqueTopics(tag: string): { config: Config; env: Record<string, string> } {
-  const id = `${tag}-${crypto.randomUUID().slice(0, 6)}`;
-  const env = {
-    KAFKA_REQUEST_TOPIC: `bench-${id}-requests`,
-    KAFKA_RESPONSE_TOPIC: `bench-${id}-responses`,
-    KAFKA_DLQ_TOPIC: `bench-${id}-dlq`,
-    KAFKA_WORKER_GROUP: `bench-${id}-workers`,
-  };
-  return { config: parseConfig(env), env };
-}
-
-async function startWorkers(
-  n: number,
-  env: Record<string, string>,
-  args: string[],
-): Promise<TaskProcess[]> {
-  const workers: TaskProcess[] = [];
-  for (let i = 0; i < n; i++) {
-    workers.push(
-      await startTaskUntil("worker", args, /^worker .* serving |"event":"started"/, { env }),
-    );
-  }
-  // Let the group settle: every worker reports its final partitions.
-  if (n > 1) await workers[0].waitFor(/joined .*: partitions \[\d(,\d)?(,\d)?\] of 6/, 60_000);
-  return workers;
 }
 
 /** Sends `count` requests at `rate` and receives every answer. */
@@ -121,19 +112,13 @@ async function scenario(
   set: ImageSet,
   o: { count: number; latencySeconds: number; model: string },
 ): Promise<Row> {
-  const { config, env } = uniqueTopics(s.name.replace(/[^a-z0-9]+/g, "-"));
-  const kafka = await createKafka(config.kafka, "bench-admin");
-  const admin = kafka.admin();
-  await admin.connect();
-  await ensureTopics(admin, config.topics, 6);
-  const workers = await startWorkers(s.workers, env, [
-    "--model",
-    o.model,
-    "--max-batch",
-    String(s.maxBatch),
-    "--status-interval",
-    "0",
-  ]);
+  const service = uniqueService(`bench-${s.name}`);
+  const { config } = service;
+  await createTopics(service, 6);
+  const workers = await startWorkers(service, s.workers, {
+    model: o.model,
+    args: ["--max-batch", String(s.maxBatch)],
+  });
   try {
     const tag = crypto.randomUUID().slice(0, 6);
     await run(config, set, 300, Infinity, `warm${tag}`);
@@ -151,6 +136,8 @@ async function scenario(
       throughput_per_s: tput.throughput,
       sent: o.count,
       answered: tput.received,
+      predictions: tput.predictions,
+      error_replies: tput.errors,
       latency_at_1000_per_s_ms: lat.latencyMs,
       latency_answered: lat.received,
     };
@@ -165,10 +152,7 @@ async function scenario(
     return row;
   } finally {
     await Promise.all(workers.map((w) => w.stop()));
-    await admin.deleteTopics({
-      topics: [config.topics.requests, config.topics.responses, config.topics.dlq],
-    }).catch(() => {});
-    await admin.disconnect();
+    await deleteTopics(service);
   }
 }
 
@@ -181,58 +165,45 @@ interface SoakPoint {
 
 /** Streams `count` requests through one worker and samples its tensors and memory. */
 async function soak(set: ImageSet, count: number, model: string) {
-  const { config, env } = uniqueTopics("soak");
-  const kafka = await createKafka(config.kafka, "bench-soak");
-  const admin = kafka.admin();
-  await admin.connect();
-  await ensureTopics(admin, config.topics, 6);
-  const [worker] = await startWorkers(1, env, [
-    "--model",
+  const service = uniqueService("bench-soak");
+  await createTopics(service, 6);
+  const [worker] = await startWorkers(service, 1, {
     model,
-    "--status-interval",
-    "2",
-    "--json",
-  ]);
+    args: ["--status-interval", "2"],
+  });
   try {
-    const got = await run(config, set, count, Infinity, `soak${crypto.randomUUID().slice(0, 6)}`);
+    const got = await run(
+      service.config,
+      set,
+      count,
+      Infinity,
+      `soak${crypto.randomUUID().slice(0, 6)}`,
+    );
     await new Promise((r) => setTimeout(r, 2500));
-    const points: SoakPoint[] = worker.lines.flatMap((l) => {
-      try {
-        const e = JSON.parse(l);
-        return e.event === "status"
-          ? [{ processed: e.processed, tensors: e.tensors, rssMb: e.rssMb, heapMb: e.heapMb }]
-          : [];
-      } catch {
-        return [];
-      }
-    });
-    return { answered: got.received, throughput: got.throughput, points };
+    const points: SoakPoint[] = worker.lines.map(parseEvent).flatMap((e) =>
+      e?.event === "status" ? [e as unknown as SoakPoint & { event: string }] : []
+    ).map(({ processed, tensors, rssMb, heapMb }) => ({ processed, tensors, rssMb, heapMb }));
+    return {
+      answered: got.received,
+      predictions: got.predictions,
+      errorReplies: got.errors,
+      throughput: got.throughput,
+      points,
+    };
   } finally {
     await worker.stop();
-    await admin.deleteTopics({
-      topics: [config.topics.requests, config.topics.responses, config.topics.dlq],
-    }).catch(() => {});
-    await admin.disconnect();
+    await deleteTopics(service);
   }
 }
 
 async function main(): Promise<void> {
-  const flags = parseFlags(Deno.args, {
-    count: { type: "string" },
-    "latency-seconds": { type: "string" },
-    soak: { type: "string" },
-    model: { type: "string" },
-  }, USAGE);
+  const flags = parseCli(Deno.args, CLI);
   if (!flags) return;
-  const o = {
-    count: intFlag(flags.count, "count", 20_000, 100),
-    latencySeconds: intFlag(flags["latency-seconds"], "latency-seconds", 10, 1, 600),
-    model: flags.model ?? "artifacts/model",
-  };
-  const soakCount = intFlag(flags.soak, "soak", 100_000, 0);
-  await Deno.stat(`${o.model}/model.json`).catch(() => {
+  const o = { count: flags.count, latencySeconds: flags["latency-seconds"], model: flags.model };
+  const soakCount = flags.soak;
+  if (!(await exists(`${o.model}/model.json`))) {
     throw new Error(`No model at ${o.model}: run 'deno task train' first or pass --model DIR`);
-  });
+  }
   const started = !(await brokerAnswers(parseConfig({}).kafka));
   if (started) await runTask("kafka:start");
   try {

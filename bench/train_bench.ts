@@ -4,7 +4,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { useBackend } from "../shared/model/backend.ts";
-import { intFlag, parseFlags } from "../shared/cli/legacy_flags.ts";
+import { type CliSpec, parseCli } from "../shared/cli/flags.ts";
 import { runMain } from "../shared/cli/run_main.ts";
 import { loadConfig } from "../shared/config.ts";
 import { findDataDir, loadFashionMnist } from "../shared/data/dataset_files.ts";
@@ -13,20 +13,47 @@ import { createModel } from "../shared/model/create_model.ts";
 import { imagesToTensor } from "../shared/model/preprocess.ts";
 import { writeFileAtomic } from "../shared/fs/atomic_write.ts";
 import { startHelperThreads, stopGemmHelper } from "../training/kernels/gemm_helper.ts";
-import { registerTrainingKernels } from "../training/kernels/wasm_kernels.ts";
+import { registerTrainingKernels } from "../training/kernels/registry.ts";
 import { WasmAdamOptimizer } from "../training/wasm_adam.ts";
 import { seededRandom, shuffleInPlace } from "../training/random.ts";
-import { machineDescription } from "./machine.ts";
+import { benchCommand, machineDescription } from "./machine.ts";
+import { dirname } from "node:path";
+import { requirePathAccess } from "../shared/fs/path_access.ts";
+import { THREADS_FLAG } from "../train.ts";
 
-const USAGE = `
-Benchmark training speed: one full epoch on wasm, then wasm vs cpu on the same batches.
-
-Usage: deno task bench:train [--batches N] [--epoch-images N] [--threads 1|2] [--data DIR]
-  --batches N        batches timed on each backend for the ratio (default 5)
-  --threads 1|2      wasm threads for the large matrix products (default 2)
-  --epoch-images N   images in the timed wasm epoch (default 60000)
-  --data DIR         Fashion-MNIST folder (default: as deno task train finds it)
-`;
+const BENCH_TRAIN_CLI = {
+  summary:
+    "Benchmark training speed: one full epoch on wasm, then wasm vs cpu on the same batches.",
+  usage: "deno task bench:train [options]",
+  flags: {
+    batches: {
+      type: "int",
+      default: 5,
+      min: 1,
+      max: 300,
+      help: "batches timed on each backend for the ratio",
+    },
+    threads: THREADS_FLAG,
+    "epoch-images": {
+      type: "int",
+      default: 60_000,
+      min: 200,
+      max: 60_000,
+      help: "images in the timed wasm epoch",
+    },
+    data: {
+      type: "string",
+      arg: "DIR",
+      help: "Fashion-MNIST folder (otherwise found as deno task train finds it)",
+    },
+    out: {
+      type: "string",
+      arg: "FILE",
+      default: "bench/results/train.json",
+      help: "results file (e.g. bench/results/train_threads1.json for --threads 1)",
+    },
+  },
+} as const satisfies CliSpec;
 
 interface Timing {
   seconds: number;
@@ -65,17 +92,17 @@ async function step(model: tf.LayersModel, set: ImageSet, pick: Int32Array): Pro
 }
 
 async function main(): Promise<void> {
-  const flags = parseFlags(Deno.args, {
-    batches: { type: "string" },
-    "epoch-images": { type: "string" },
-    threads: { type: "string" },
-    data: { type: "string" },
-  }, USAGE);
+  const flags = parseCli(Deno.args, BENCH_TRAIN_CLI);
   if (!flags) return;
-  const ratioBatches = intFlag(flags.batches, "batches", 5, 1, 300);
-  const epochImages = intFlag(flags["epoch-images"], "epoch-images", 60_000, 200, 60_000);
-  const wantThreads = intFlag(flags.threads, "threads", 2, 1, 2);
+  const ratioBatches = flags.batches;
+  const epochImages = flags["epoch-images"];
+  const wantThreads = flags.threads;
   const batchSize = 200;
+  requirePathAccess({
+    set: "bench_train",
+    read: { "--data": flags.data },
+    write: { "--out": flags.out },
+  });
   const set = await loadFashionMnist(await findDataDir(flags.data, loadConfig().dataDir), "train");
   const order = shuffleInPlace(
     Int32Array.from({ length: set.count }, (_, i) => i),
@@ -134,8 +161,12 @@ async function main(): Promise<void> {
         result.wasm_speedup_over_cpu.toFixed(1)
       }x faster`,
   );
-  await Deno.mkdir("bench/results", { recursive: true });
-  await writeFileAtomic("bench/results/train.json", JSON.stringify(result, null, 2) + "\n");
+  await Deno.mkdir(dirname(flags.out), { recursive: true });
+  await writeFileAtomic(
+    flags.out,
+    JSON.stringify({ command: benchCommand(), ...result }, null, 2) + "\n",
+  );
+  console.log(`written: ${flags.out}`);
 }
 
 if (import.meta.main) await runMain(main);

@@ -2,7 +2,7 @@
  * Publishes classification requests: Fashion-MNIST test images (or a CSV of
  * images) as base64 JSON. Run `deno task client:send --help`.
  */
-import { intFlag, numberFlag, parseFlags } from "../shared/cli/legacy_flags.ts";
+import { type CliSpec, parseCli } from "../shared/cli/flags.ts";
 import { runMain, UsageError } from "../shared/cli/run_main.ts";
 import { type Config, loadConfig } from "../shared/config.ts";
 import { findDataDir, loadFashionMnist, loadImageCsv } from "../shared/data/dataset_files.ts";
@@ -12,26 +12,64 @@ import { asBuffer } from "../shared/protocol/bytes.ts";
 import { createKafka } from "../shared/kafka/connection.ts";
 import { idempotentProducer, type Sender } from "../shared/kafka/producer.ts";
 import { StatusLine } from "../shared/cli/status_line.ts";
-import { encodeRequest } from "../shared/protocol/schema.ts";
+import { encodeRequest, ID, MAX_ID_LENGTH } from "../shared/protocol/schema.ts";
 import { ledgerLines } from "./ledger.ts";
+import { requirePathAccess } from "../shared/fs/path_access.ts";
 
-const USAGE = `
-Send Fashion-MNIST images to the classification service.
+/** Pause between requests when neither --rate nor --pause-seconds is given, like the original. */
+const DEFAULT_PAUSE_S = 0.1;
+/** Ids are "<run-id>-<n>": half of the schema's longest id leaves room for any n. */
+const MAX_RUN_ID_LENGTH = MAX_ID_LENGTH / 2;
+const MIN_RATE = 0.001;
 
-Usage: deno task client:send [options]
-  --count N            requests to send (default: until Ctrl-C)
-  --pause-seconds S    pause between requests (default 0.1, like the original)
-  --rate R             requests per second instead of a pause; 'max' for as fast as possible
-  --order random|sequential   which test images (default random)
-  --seed N             seed for the random order (default: time)
-  --source FILE        images from a CSV (label,pixel1..pixel784 with a header)
-  --data DIR           Fashion-MNIST folder for the test split
-  --no-labels          do not attach the true label
-  --run-id ID          prefix of request ids (default: random); ids are <run-id>-<n>
-  --ledger FILE        append id,label of each request here, for client:receive's accuracy
-                       (default results/sent.csv; 'none' to skip)
-  -h, --help           this help
-`;
+const SEND_CLI = {
+  summary: "Send Fashion-MNIST images to the classification service.",
+  usage: "deno task client:send [options]",
+  flags: {
+    count: { type: "int", min: 1, help: "requests to send (default: until Ctrl-C)" },
+    "pause-seconds": {
+      type: "number",
+      arg: "S",
+      min: 0.0001,
+      help: `pause between requests (default ${DEFAULT_PAUSE_S} unless --rate is given)`,
+    },
+    rate: {
+      type: "string",
+      arg: "R|max",
+      help: "requests per second instead of a pause; 'max' for as fast as possible",
+    },
+    order: {
+      type: "string",
+      choices: ["random", "sequential"],
+      default: "random",
+      help: "which test images",
+    },
+    seed: {
+      type: "int",
+      min: 0,
+      max: 2 ** 32 - 1,
+      help: "seed for the random order (default: time)",
+    },
+    source: {
+      type: "string",
+      arg: "FILE",
+      help: "images from a CSV (label,pixel1..pixel784, header)",
+    },
+    data: { type: "string", arg: "DIR", help: "Fashion-MNIST folder for the test split" },
+    "no-labels": { type: "boolean", help: "do not attach the true label" },
+    "run-id": {
+      type: "string",
+      arg: "ID",
+      help: "prefix of request ids (default: random); ids are <run-id>-<n>",
+    },
+    ledger: {
+      type: "string",
+      arg: "FILE",
+      default: "results/sent.csv",
+      help: "append id,label per request, for client:receive's accuracy ('none': no ledger)",
+    },
+  },
+} as const satisfies CliSpec;
 
 export interface SendOptions {
   set: ImageSet;
@@ -146,42 +184,45 @@ async function loadSource(flags: { source?: string; data?: string }, config: Con
   return await loadFashionMnist(await findDataDir(flags.data, config.dataDir), "test");
 }
 
-async function main(): Promise<void> {
-  const flags = parseFlags(Deno.args, {
-    count: { type: "string" },
-    "pause-seconds": { type: "string" },
-    rate: { type: "string" },
-    order: { type: "string" },
-    seed: { type: "string" },
-    source: { type: "string" },
-    data: { type: "string" },
-    "no-labels": { type: "boolean" },
-    ledger: { type: "string" },
-    "run-id": { type: "string" },
-  }, USAGE);
-  if (!flags) return;
-  const count = intFlag(flags.count, "count", Number.MAX_SAFE_INTEGER, 1);
-  if (flags.rate !== undefined && flags["pause-seconds"] !== undefined) {
+/** Requests per second from --rate or --pause-seconds (alternatives). */
+function sendRate(rate: string | undefined, pauseS: number | undefined): number {
+  if (rate !== undefined && pauseS !== undefined) {
     throw new UsageError("--rate and --pause-seconds are alternatives: give one");
   }
-  const rate = flags.rate === "max"
-    ? Infinity
-    : flags.rate !== undefined
-    ? numberFlag(flags.rate, "rate", 10, 0.001)
-    : 1 / numberFlag(flags["pause-seconds"], "pause-seconds", 0.1, 0.0001);
-  const order = flags.order ?? "random";
-  if (order !== "random" && order !== "sequential") {
-    throw new UsageError(`--order expects random or sequential, got '${order}'`);
+  if (rate === undefined) return 1 / (pauseS ?? DEFAULT_PAUSE_S);
+  if (rate === "max") return Infinity;
+  const n = Number(rate);
+  if (rate.trim() === "" || !Number.isFinite(n) || n < MIN_RATE) {
+    throw new UsageError(`--rate expects a number at least ${MIN_RATE} or 'max', got '${rate}'`);
   }
-  if (flags["run-id"] !== undefined && !/^[\x21-\x7e]{1,64}$/.test(flags["run-id"])) {
+  return n;
+}
+
+/** The --run-id, checked against the schema's id rule. */
+function runIdFlag(runId: string | undefined): string | undefined {
+  if (runId !== undefined && (runId.length > MAX_RUN_ID_LENGTH || !ID.test(runId))) {
     throw new UsageError(
-      `--run-id expects 1-64 printable ASCII characters without spaces, got '${flags["run-id"]}'`,
+      `--run-id expects 1-${MAX_RUN_ID_LENGTH} printable ASCII characters without spaces, got '${runId}'`,
     );
   }
+  return runId;
+}
+
+async function main(): Promise<void> {
+  const flags = parseCli(Deno.args, SEND_CLI);
+  if (!flags) return;
+  const count = flags.count ?? Number.MAX_SAFE_INTEGER;
+  const rate = sendRate(flags.rate, flags["pause-seconds"]);
+  const runId = runIdFlag(flags["run-id"]);
+  const ledger = flags.ledger === "none" ? undefined : flags.ledger;
+  requirePathAccess({
+    set: "client",
+    read: { "--source": flags.source, "--data": flags.data },
+    write: { "--ledger": ledger },
+  });
   const config = loadConfig();
   const set = await loadSource(flags, config);
-  const ledger = flags.ledger === "none" ? undefined : flags.ledger ?? "results/sent.csv";
-  if (ledger === "results/sent.csv") await Deno.mkdir("results", { recursive: true });
+  if (ledger === SEND_CLI.flags.ledger.default) await Deno.mkdir("results", { recursive: true });
 
   const kafka = await createKafka(config.kafka, "client-send");
   const producer = idempotentProducer(kafka);
@@ -205,11 +246,12 @@ async function main(): Promise<void> {
       set,
       count,
       rate,
-      order,
-      seed: flags.seed === undefined ? Date.now() : intFlag(flags.seed, "seed", 0, 0, 2 ** 32 - 1),
+      // parseCli checked it is one of the choices.
+      order: flags.order as SendOptions["order"],
+      seed: flags.seed ?? Date.now(),
       withLabels: !flags["no-labels"],
       ledger,
-      runId: flags["run-id"],
+      runId,
       signal: abort.signal,
       onProgress(sent, acked) {
         line.update(`sent ${sent}${total}, acknowledged ${acked}`);

@@ -4,6 +4,7 @@
  * polls the workers' group for members, partitions and lag.
  */
 import { AssignerProtocol, type Consumer, type EachBatchPayload, type Kafka } from "kafkajs";
+import type { EventLog, TextFormats } from "../shared/cli/event_log.ts";
 import type { Topics } from "../shared/config.ts";
 import { type KeptAlive, runKeptAlive } from "../shared/kafka/consumer.ts";
 import { decodeRequest, decodeResponse } from "../shared/protocol/schema.ts";
@@ -21,9 +22,27 @@ export interface FeedOptions {
   pollMs: number;
   /** Aborting it ends a wait for missing topics (startFeed then rejects). */
   signal?: AbortSignal;
-  /** One line per event: joined, consumer restarted, admin poll failed. */
-  log(event: string, text: string): void;
+  /** Where the feed's events go (the dashboard's event log). */
+  log: EventLog<FeedEvents>;
 }
+
+/** The events of a feed, with their fields. */
+export type FeedEvents = {
+  /** The dashboard's consumer joined its group (again, after a rebalance or reconnect). */
+  joined: { group: string; topics: string[] };
+  waiting_for_topics: { missing: string[] };
+  poll_failed: { group: string; error: string };
+  consumer_restart: { error: string };
+};
+
+/** Text lines of the feed's events, for a text-mode event log. */
+export const FEED_TEXT: TextFormats<FeedEvents> = {
+  joined: (f) => `dashboard joined group ${f.group} on ${f.topics.join(", ")}`,
+  waiting_for_topics: (f) =>
+    `waiting for topic(s) ${f.missing.join(", ")}: a worker or \`deno task topics\` creates them`,
+  poll_failed: (f) => `admin poll of ${f.group} failed: ${f.error}`,
+  consumer_restart: (f) => `dashboard consumer crashed, reconnecting: ${f.error}`,
+};
 
 /** A running feed. */
 export interface Feed {
@@ -95,13 +114,8 @@ async function waitForTopics(admin: ReturnType<Kafka["admin"]>, o: FeedOptions):
     const existing = new Set(await admin.listTopics());
     const missing = wanted.filter((t) => !existing.has(t));
     if (missing.length === 0) return;
-    if (!told) {
-      o.log(
-        "waiting_for_topics",
-        `waiting for topic(s) ${missing.join(", ")}: a worker or \`deno task topics\` creates them`,
-      );
-      told = true;
-    }
+    if (!told) o.log("waiting_for_topics", { missing });
+    told = true;
     await new Promise((r) => setTimeout(r, o.pollMs));
     if (o.signal?.aborted) throw new Error("stopped while waiting for topics");
   }
@@ -128,12 +142,7 @@ export async function startFeed(kafka: Kafka, o: FeedOptions): Promise<Feed> {
     allowAutoTopicCreation: false,
   });
   consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
-    o.log(
-      "joined",
-      `dashboard joined group ${payload.groupId} on ${
-        Object.keys(payload.memberAssignment).join(", ")
-      }`,
-    );
+    o.log("joined", { group: payload.groupId, topics: Object.keys(payload.memberAssignment) });
   });
   const admin = kafka.admin();
   let view: GroupView | null = null;
@@ -146,7 +155,7 @@ export async function startFeed(kafka: Kafka, o: FeedOptions): Promise<Feed> {
       view = await pollGroup(admin, o);
       error = null;
     } catch (e) {
-      if (error === null) o.log("poll_failed", `admin poll of ${o.workerGroup} failed: ${e}`);
+      if (error === null) o.log("poll_failed", { group: o.workerGroup, error: String(e) });
       error = String(e);
     }
     if (!stopped) timer = setTimeout(() => (polling = poll()), o.pollMs);
@@ -161,7 +170,7 @@ export async function startFeed(kafka: Kafka, o: FeedOptions): Promise<Feed> {
   const alive: KeptAlive = await runKeptAlive(consumer, {
     autoCommit: false,
     eachBatch: (payload) => Promise.resolve(feedBatch(o, payload)),
-  }, (e) => o.log("consumer_restart", `dashboard consumer crashed, reconnecting: ${e}`));
+  }, (e) => o.log("consumer_restart", { error: String(e) }));
   polling = poll();
   let stopping: Promise<void> | undefined;
   return {

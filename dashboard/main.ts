@@ -4,12 +4,13 @@
  * Run `deno task dashboard --help`.
  */
 import process from "node:process";
+import { createEventLog, type EventLog } from "../shared/cli/event_log.ts";
 import { type CliSpec, parseCli } from "../shared/cli/flags.ts";
 import { runMain } from "../shared/cli/run_main.ts";
 import { loadConfig } from "../shared/config.ts";
 import { createKafka } from "../shared/kafka/connection.ts";
 import { type GroupView, workerRows } from "./group_view.ts";
-import { type Feed, startFeed } from "./kafka_feed.ts";
+import { type Feed, FEED_TEXT, type FeedEvents, startFeed } from "./kafka_feed.ts";
 import { readPage, serveDashboard } from "./server.ts";
 import { StreamState } from "./stream_state.ts";
 
@@ -40,6 +41,10 @@ export const DASHBOARD_CLI = {
       min: 100,
       max: 60_000,
     },
+    json: {
+      type: "boolean",
+      help: "events as JSON lines (a 'ready' one once the page serves and the feed joined)",
+    },
   },
   notes: `
 It reads the request, response and dead-letter topics with a consumer group of
@@ -47,6 +52,27 @@ its own (dashboard-<random>, from the latest offsets, never committing) and
 polls the workers' group (KAFKA_WORKER_GROUP) through the admin API every 2 s.
 Brokers and topics come from the same environment variables as the workers.`,
 } as const satisfies CliSpec;
+
+/** The dashboard's events: the feed's, and its own. */
+type DashboardEvents = FeedEvents & {
+  listening: { url: string; topics: string[]; worker_group: string };
+  /** Once: the page serves and the consumer joined, so nothing sent from now on is missed. */
+  ready: { url: string; group: string };
+  stopping: Record<string, never>;
+};
+
+function eventLog(json: boolean): EventLog<DashboardEvents> {
+  return createEventLog<DashboardEvents>({
+    json,
+    text: {
+      ...FEED_TEXT,
+      listening: (f) =>
+        `dashboard on ${f.url} watching ${f.topics.join(", ")} and group ${f.worker_group}`,
+      ready: (f) => `dashboard ready on ${f.url} (group ${f.group})`,
+      stopping: () => "dashboard stopping",
+    },
+  });
+}
 
 /** CPU time this process has used, user and system, in ms. */
 function cpuMs(): number {
@@ -89,14 +115,23 @@ async function main(): Promise<number | void> {
     snapshot: () => pageSnapshot(state, feed, Date.now()),
     page,
   });
-  console.error(
-    `dashboard on http://127.0.0.1:${server.addr.port}/ watching ${config.topics.requests}, ${config.topics.responses}, ${config.topics.dlq} and group ${config.workerGroup}`,
-  );
+  const log = eventLog(flags.json);
+  const url = `http://127.0.0.1:${server.addr.port}/`;
+  const { requests, responses, dlq } = config.topics;
+  log("listening", { url, topics: [requests, responses, dlq], worker_group: config.workerGroup });
+  let ready = false;
+  // The feed's events go to the same log; its first join makes the dashboard ready.
+  const feedLog: EventLog<FeedEvents> = (event, fields) => {
+    (log as EventLog<FeedEvents>)(event, fields);
+    if (event !== "joined" || ready) return;
+    ready = true;
+    log("ready", { url, group: (fields as FeedEvents["joined"]).group });
+  };
   const done = Promise.withResolvers<void>();
   let stopping: Promise<void> | undefined;
   const stop = () => {
     stopping ??= (async () => {
-      console.error("dashboard stopping");
+      log("stopping", {});
       abort.abort();
       await server.finished;
       await feed?.stop();
@@ -115,7 +150,7 @@ async function main(): Promise<number | void> {
       state,
       pollMs: 2000,
       signal: abort.signal,
-      log: (_event, text) => console.error(text),
+      log: feedLog,
     });
   } catch (e) {
     if (!abort.signal.aborted) throw e;

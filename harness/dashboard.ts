@@ -1,32 +1,33 @@
 /** Starts `deno task dashboard` as a child, for the browser test and the dashboard bench. */
-import { startTaskUntil, type TaskProcess } from "./deno_task.ts";
+import { startTask, type TaskProcess, waitForEvent } from "./deno_task.ts";
+import type { Service } from "./service.ts";
+
+/** How long a dashboard may take to serve and join its group. */
+export const DASHBOARD_READY_MS = 60_000;
 
 /** A running dashboard and the address of its page. */
-export interface DashboardProcess {
-  task: TaskProcess;
+export interface DashboardProcess extends TaskProcess {
   /** e.g. http://127.0.0.1:41234/ */
   url: string;
 }
 
-const LISTENING = /^dashboard on (http:\/\/127\.0\.0\.1:\d+\/)/;
-
 /**
- * Starts the dashboard on `port` (0: a free one) with `env` (the test's
- * topics and group) and waits until it serves and its consumer joined its
- * group, so nothing sent afterwards is missed.
+ * Starts the dashboard on `service`'s topics and group, on `port` (0: a
+ * free one), and waits for its ready event (the page serves and its
+ * consumer joined its group, so nothing sent afterwards is missed); if it
+ * never comes, kills the dashboard and throws saying what it waited for.
  */
 export async function startDashboard(
-  env: Record<string, string>,
-  port = 0,
-  args: string[] = [],
+  service: Service,
+  o: { port?: number; args?: string[]; echo?: string } = {},
 ): Promise<DashboardProcess> {
-  const task = await startTaskUntil(
-    "dashboard",
-    ["--port", String(port), ...args],
-    /^dashboard joined group /,
-    { env },
-    60_000,
-  );
-  const line = await task.waitFor(LISTENING, 10_000);
-  return { task, url: line.match(LISTENING)![1] };
+  const args = ["--json", "--port", String(o.port ?? 0), ...(o.args ?? [])];
+  const task = startTask("dashboard", args, { env: service.env, echo: o.echo });
+  try {
+    const ready = await waitForEvent(task, "ready", DASHBOARD_READY_MS);
+    return Object.assign(task, { url: String(ready.url) });
+  } catch (e) {
+    await task.stop("SIGKILL");
+    throw e;
+  }
 }

@@ -1,17 +1,25 @@
 /**
- * Shared setup of the integration tests: a real broker (started through
- * `deno task kafka:start` when none answers), a small trained model, and
- * unique topics and groups per test.
+ * What the integration tests and the benches set up around the service: a
+ * real broker (started through `deno task kafka:start` when none answers),
+ * a small trained model, and topics and a worker group of their own.
  */
 import type { Kafka } from "kafkajs";
 import { type Config, parseConfig } from "../shared/config.ts";
 import { loadFashionMnist, SYSTEM_DATA_DIR } from "../shared/data/dataset_files.ts";
 import type { ImageSet } from "../shared/data/idx.ts";
-import { runTask, startTaskUntil, type TaskProcess } from "./deno_task.ts";
+import { runTask } from "./deno_task.ts";
 import { brokerAnswers, createKafka } from "../shared/kafka/connection.ts";
+import { ensureTopics } from "../server/topics.ts";
 import { train } from "../train.ts";
+
 /** Where the integration tests and benches keep the small model they train and serve. */
 export const MODEL_DIR = ".tmp/service-model";
+
+/** Topics and a worker group, as config for this process and as env for its children. */
+export interface Service {
+  config: Config;
+  env: Record<string, string>;
+}
 
 let startedBroker = false;
 
@@ -55,44 +63,43 @@ export async function testImages(): Promise<ImageSet> {
   return testSet;
 }
 
-/** Topics and a group of this test only, as config and as env for children. */
-export function uniqueService(name: string): { config: Config; env: Record<string, string> } {
-  const tag = `${name}-${crypto.randomUUID().slice(0, 8)}`;
+/**
+ * Topics and a worker group of one test, bench run or fault case only, so
+ * that runs sharing a broker never read each other's messages.
+ */
+export function uniqueService(tag: string, o: { brokers?: string } = {}): Service {
+  const id = `${tag.replace(/[^A-Za-z0-9-]+/g, "-")}-${crypto.randomUUID().slice(0, 8)}`;
   const env = {
-    KAFKA_BROKERS: "localhost:9092",
-    KAFKA_REQUEST_TOPIC: `test-${tag}-requests`,
-    KAFKA_RESPONSE_TOPIC: `test-${tag}-responses`,
-    KAFKA_DLQ_TOPIC: `test-${tag}-dlq`,
-    KAFKA_WORKER_GROUP: `test-${tag}-workers`,
+    KAFKA_BROKERS: o.brokers ?? "localhost:9092",
+    KAFKA_REQUEST_TOPIC: `${id}-requests`,
+    KAFKA_RESPONSE_TOPIC: `${id}-responses`,
+    KAFKA_DLQ_TOPIC: `${id}-dlq`,
+    KAFKA_WORKER_GROUP: `${id}-workers`,
   };
   return { config: parseConfig(env), env };
 }
 
-/** Starts a worker process on the test's topics and waits until it serves. */
-export async function startWorker(
-  env: Record<string, string>,
-  args: string[] = [],
-): Promise<TaskProcess> {
-  return await startTaskUntil(
-    "worker",
-    ["--model", `${MODEL_DIR}/model`, "--status-interval", "0", ...args],
-    /^worker .* serving /,
-    { env },
-  );
+/** A kafkajs client for this process on the service's brokers. */
+export async function serviceKafka(service: Service, clientId = "harness"): Promise<Kafka> {
+  return await createKafka(service.config.kafka, `${clientId}-${crypto.randomUUID().slice(0, 6)}`);
 }
 
-/** A connected kafkajs client for the test process itself. */
-export async function testKafka(config: Config): Promise<Kafka> {
-  return await createKafka(config.kafka, `test-${crypto.randomUUID().slice(0, 6)}`);
-}
-
-/** Deletes the test's topics. */
-export async function deleteTopics(kafka: Kafka, config: Config): Promise<void> {
-  const admin = kafka.admin();
+/** Creates the service's request, response and dead-letter topics. */
+export async function createTopics(service: Service, partitions = 6): Promise<void> {
+  const admin = (await serviceKafka(service, "harness-admin")).admin();
   await admin.connect();
-  await admin.deleteTopics({
-    topics: [config.topics.requests, config.topics.responses, config.topics.dlq],
-  })
-    .catch(() => {});
+  try {
+    await ensureTopics(admin, service.config.topics, { partitions });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Deletes the service's topics; ones already gone are no error. */
+export async function deleteTopics(service: Service): Promise<void> {
+  const admin = (await serviceKafka(service, "harness-admin")).admin();
+  await admin.connect();
+  const { requests, responses, dlq } = service.config.topics;
+  await admin.deleteTopics({ topics: [requests, responses, dlq] }).catch(() => {});
   await admin.disconnect();
 }

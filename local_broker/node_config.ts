@@ -6,9 +6,12 @@ export interface NodeLayout {
   dir: string;
 }
 
-/** Broker i (1-based) listens on 9092 + 2(i-1), its controller on the next port. */
-export function nodeLayout(id: number, root: string): NodeLayout {
-  const brokerPort = 9092 + 2 * (id - 1);
+/** The port of broker 1 unless kafka:start is told another (--port). */
+export const BASE_PORT = 9092;
+
+/** Broker i (1-based) listens on basePort + 2(i-1), its controller on the next port. */
+export function nodeLayout(id: number, root: string, basePort = BASE_PORT): NodeLayout {
+  const brokerPort = basePort + 2 * (id - 1);
   return { id, brokerPort, controllerPort: brokerPort + 1, dir: `${root}/node-${id}` };
 }
 

@@ -3,26 +3,46 @@
  * from the official jars on Maven Central, or reuses one that answers.
  * Run `deno task kafka:start --help`.
  */
-import { intFlag, parseFlags } from "../shared/cli/legacy_flags.ts";
+import { type CliSpec, parseCli } from "../shared/cli/flags.ts";
 import { runMain } from "../shared/cli/run_main.ts";
 import type { KafkaSettings } from "../shared/config.ts";
+import { exists } from "../shared/fs/exists.ts";
 import { brokerAnswers } from "../shared/kafka/connection.ts";
 import { processRuns } from "./processes.ts";
-import { log4jProperties, newClusterId, nodeLayout, serverProperties } from "./node_config.ts";
+import {
+  BASE_PORT,
+  log4jProperties,
+  newClusterId,
+  nodeLayout,
+  serverProperties,
+} from "./node_config.ts";
+import { KAFKA_ROOT, ROOT_FLAG } from "./root.ts";
 
-const USAGE = `
-Start a local Apache Kafka (KRaft mode) on 127.0.0.1, from Maven Central's jars.
-
-Usage: deno task kafka:start [--brokers 1|3] [--heap 512m]
-  --brokers N    1 (default: 127.0.0.1:9092) or 3 (9092, 9094, 9096; replication 3,
-                 min.insync.replicas 2)
-  --heap SIZE    JVM heap per broker (default 512m)
-
-Jars are resolved once with Maven into .kafka/libs; logs and data live in .kafka/node-N/.
-Stop with: deno task kafka:stop
-`;
-
-export const KAFKA_ROOT = ".kafka";
+const CLI = {
+  summary: "Start a local Apache Kafka (KRaft mode) on 127.0.0.1, from Maven Central's jars.",
+  usage: "deno task kafka:start [options]",
+  flags: {
+    brokers: {
+      type: "int",
+      help: "1, or 3 (replication 3, min.insync.replicas 2) on every second port from --port",
+      default: 1,
+      min: 1,
+      max: 3,
+    },
+    port: {
+      type: "int",
+      help: "port of broker 1 (its controller takes the next one)",
+      default: BASE_PORT,
+      min: 1024,
+      max: 65_000,
+    },
+    heap: { type: "string", arg: "SIZE", help: "JVM heap per broker", default: "512m" },
+    dir: ROOT_FLAG,
+  },
+  notes: `
+Jars are resolved once with Maven into ${KAFKA_ROOT}/libs; logs and data live in DIR/node-N/.
+Stop with: deno task kafka:stop (with the same --dir)`,
+} as const satisfies CliSpec;
 
 async function run(cmd: string, args: string[], what: string): Promise<string> {
   let out: Deno.CommandOutput;
@@ -41,10 +61,6 @@ async function run(cmd: string, args: string[], what: string): Promise<string> {
     );
   }
   return text;
-}
-
-async function exists(path: string): Promise<boolean> {
-  return await Deno.stat(path).then(() => true, () => false);
 }
 
 async function resolveJars(): Promise<string> {
@@ -66,14 +82,10 @@ async function resolveJars(): Promise<string> {
 }
 
 async function main(): Promise<void> {
-  const flags = parseFlags(Deno.args, {
-    brokers: { type: "string" },
-    heap: { type: "string" },
-  }, USAGE);
+  const flags = parseCli(Deno.args, CLI);
   if (!flags) return;
-  const count = intFlag(flags.brokers, "brokers", 1, 1, 3);
-  const heap = flags.heap ?? "512m";
-  const nodes = Array.from({ length: count }, (_, i) => nodeLayout(i + 1, KAFKA_ROOT));
+  const { brokers: count, heap, dir: root, port } = flags;
+  const nodes = Array.from({ length: count }, (_, i) => nodeLayout(i + 1, root, port));
   const bootstrap = nodes.map((n) => `127.0.0.1:${n.brokerPort}`);
   const settings: KafkaSettings = { brokers: bootstrap, clientId: "kafka-start" };
 
@@ -91,7 +103,7 @@ async function main(): Promise<void> {
   }
   const libs = await resolveJars();
   const classpath = `${await Deno.realPath(libs)}/*`;
-  const layoutFile = `${KAFKA_ROOT}/cluster.json`;
+  const layoutFile = `${root}/cluster.json`;
   const layout = JSON.stringify(nodes.map((n) => n.id));
   // A data folder formatted for another cluster size cannot join this one.
   if ((await exists(layoutFile)) && (await Deno.readTextFile(layoutFile)) !== layout) {
@@ -100,7 +112,7 @@ async function main(): Promise<void> {
         `a Kafka of another size runs here: stop it first (deno task kafka:stop), then start ${count} broker(s)`,
       );
     }
-    for (const n of nodes.concat(nodeLayout(2, KAFKA_ROOT), nodeLayout(3, KAFKA_ROOT))) {
+    for (const n of nodes.concat(nodeLayout(2, root, port), nodeLayout(3, root, port))) {
       await Deno.remove(`${n.dir}/data`, { recursive: true }).catch(() => {});
     }
   }
@@ -158,7 +170,7 @@ async function main(): Promise<void> {
     while (!(await brokerAnswers({ ...settings, brokers: [address] }, 2000))) {
       if (Date.now() > deadline) {
         throw new Error(
-          `broker at ${address} did not answer within 90 s: see ${KAFKA_ROOT}/node-*/broker.log`,
+          `broker at ${address} did not answer within 90 s: see ${root}/node-*/broker.log`,
         );
       }
       await new Promise((r) => setTimeout(r, 500));

@@ -13,12 +13,9 @@ import kafkajs from "kafkajs";
 export const { KafkaJSNonRetriableError } = kafkajs as unknown as {
   KafkaJSNonRetriableError: new (message: string) => Error;
 };
-export { ensureTopics } from "../server/topics.ts";
-export {
-  badInput,
-  caseService,
-  killWorkers,
-  restartBroker,
-  restartReceiver,
-} from "../harness/chaos_cases.ts";
+export { badInput, killWorkers, restartBroker, restartReceiver } from "../harness/chaos_cases.ts";
+export { drainTopic } from "../harness/drain_topic.ts";
+export { runTask } from "../harness/deno_task.ts";
 export * from "../harness/service.ts";
+export { waitUntil } from "../harness/wait_until.ts";
+export { startWorker, startWorkers } from "../harness/worker_process.ts";

@@ -7,41 +7,25 @@
  */
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
-import type { TaskProcess } from "../harness/deno_task.ts";
 import { badRequests } from "../harness/bad_requests.ts";
+import { type DashboardProcess, startDashboard } from "../harness/dashboard.ts";
 import { CLASS_NAMES } from "../shared/protocol/classes.ts";
-import { hasPermissions, needsPermissions } from "./_support.ts";
+import { encodeRequest } from "../shared/protocol/schema.ts";
+import { launchChromium } from "./_browser.ts";
+import { brokerLifecycle, integrationTest, kafkaDeps } from "./_support.ts";
 
-// Loaded only when the tests may run: see _kafka_deps.ts.
-const deps = hasPermissions()
-  ? {
-    ...(await import("./_kafka_deps.ts")),
-    ...(await import("./_browser.ts")),
-    ...(await import("../harness/dashboard.ts")),
-    ...(await import("../shared/protocol/schema.ts")),
-  }
-  : undefined;
-
-const opts = { ...needsPermissions(), sanitizeOps: false, sanitizeResources: false };
+const deps = await kafkaDeps();
+const lifecycle = brokerLifecycle(deps);
+const opts = integrationTest();
 
 const SCREENSHOT = "docs/dashboard.png";
 /** A trouser (the easiest class) sent labelled as a bag: its answer is wrong whatever the model. */
 const TROUSER = 1;
 const BAG = 8;
 
-/** Polls `check` every 250 ms until it is true; fails with `what` after `timeoutMs`. */
-async function waitUntil(
-  what: string,
-  check: () => Promise<boolean>,
-  timeoutMs = 30_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
+/** Polls the page with `check` every 250 ms until it holds; fails naming `what`. */
+function until(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  return deps.waitUntil(check, what, timeoutMs, 250);
 }
 
 async function number(page: Page, selector: string): Promise<number> {
@@ -52,29 +36,22 @@ async function status(page: Page): Promise<string | null> {
   return await page.getAttribute("#status", "data-state");
 }
 
-Deno.test({
-  name: "setup: a real Kafka broker answers and a model is trained",
-  ...opts,
-  async fn() {
-    await deps!.ensureBroker();
-    await deps!.ensureModel();
-  },
-});
+Deno.test(lifecycle.setup);
 
-type Deps = NonNullable<typeof deps>;
+type Service = ReturnType<typeof deps.uniqueService>;
+type WorkerProcess = Awaited<ReturnType<typeof deps.startWorker>>;
 
-/** What the checks share: the page, the test's topics and a way to send. */
+/** What the checks share: the page, the test's service and a way to send. */
 interface Live {
-  d: Deps;
   page: Page;
-  producer: ReturnType<Deps["idempotentProducer"]>;
-  requests: string;
-  /** The test's topics and group, for child tasks. */
-  env: Record<string, string>;
-  set: Awaited<ReturnType<Deps["testImages"]>>;
+  service: Service;
+  producer: ReturnType<typeof deps.idempotentProducer>;
+  set: Awaited<ReturnType<typeof deps.testImages>>;
   /** Sends `count` labelled test images at 100/s; resolves when all are acknowledged. */
   send(count: number, runId: string): Promise<{ acked: number }>;
 }
+
+const model = () => `${deps.MODEL_DIR}/model`;
 
 /** The text of every cell of the data rows of `table`. */
 async function tableRows(page: Page, table: string): Promise<(string | null)[][]> {
@@ -85,9 +62,9 @@ async function tableRows(page: Page, table: string): Promise<(string | null)[][]
 }
 
 async function countsRise(page: Page): Promise<void> {
-  await waitUntil("a first answer", async () => (await number(page, "#answers")) > 0);
+  await until("a first answer", async () => (await number(page, "#answers")) > 0);
   const first = await number(page, "#answers");
-  await waitUntil(
+  await until(
     `more answers than ${first}`,
     async () => (await number(page, "#answers")) > first,
   );
@@ -95,7 +72,7 @@ async function countsRise(page: Page): Promise<void> {
 
 async function chartsHavePoints(page: Page): Promise<void> {
   for (const chart of ["#chart-rate", "#chart-latency"]) {
-    await waitUntil(
+    await until(
       `points on ${chart}`,
       async () => Number(await page.getAttribute(chart, "data-points")) > 0,
     );
@@ -103,7 +80,7 @@ async function chartsHavePoints(page: Page): Promise<void> {
 }
 
 async function gridShowsLabels(page: Page): Promise<void> {
-  await waitUntil("12 images", async () => (await page.$$("#recent figure")).length >= 12);
+  await until("12 images", async () => (await page.$$("#recent figure")).length >= 12);
   const labels = await page.$$eval(
     "#recent figure .predicted",
     (els) => els.map((e) => e.textContent),
@@ -119,14 +96,14 @@ async function gridShowsLabels(page: Page): Promise<void> {
   assert.equal(drawn, true, "the first image has non-black pixels");
 }
 
-async function wrongLabelMarked({ d, page, producer, requests, set }: Live): Promise<void> {
+async function wrongLabelMarked({ page, producer, service, set }: Live): Promise<void> {
   const trouser = set.labels.indexOf(TROUSER);
   await producer.send({
-    topic: requests,
+    topic: service.config.topics.requests,
     acks: -1,
     messages: [{
       key: "dash-wrong",
-      value: d.asBuffer(d.encodeRequest({
+      value: deps.asBuffer(encodeRequest({
         v: 1,
         id: "dash-wrong",
         image: set.images.subarray(trouser * 784, (trouser + 1) * 784),
@@ -136,7 +113,7 @@ async function wrongLabelMarked({ d, page, producer, requests, set }: Live): Pro
     }],
   });
   const figure = '#mistakes figure[data-id="dash-wrong"]';
-  await waitUntil(
+  await until(
     "the mislabelled image among the mistakes",
     async () => (await page.$(figure)) !== null,
   );
@@ -145,12 +122,12 @@ async function wrongLabelMarked({ d, page, producer, requests, set }: Live): Pro
   assert.match((await page.textContent("#accuracy"))!, /^\d+\.\d% of 601$/);
 }
 
-async function codesCounted({ d, page, producer, requests }: Live): Promise<void> {
+async function codesCounted({ page, producer, service }: Live): Promise<void> {
   const bad = badRequests(`dash-${Date.now()}`);
   await producer.send({
-    topic: requests,
+    topic: service.config.topics.requests,
     acks: -1,
-    messages: bad.map((b) => ({ key: b.id ?? null, value: b.value && d.asBuffer(b.value) })),
+    messages: bad.map((b) => ({ key: b.id ?? null, value: b.value && deps.asBuffer(b.value) })),
   });
   const expected = new Map<string, [number, number]>();
   for (const b of bad) {
@@ -160,7 +137,7 @@ async function codesCounted({ d, page, producer, requests }: Live): Promise<void
   const want = [...expected].sort(([a], [b]) => a.localeCompare(b))
     .map(([code, [replies, letters]]) => [code, String(replies), String(letters)]);
   let shown: (string | null)[][] = [];
-  await waitUntil(`the codes table to show ${JSON.stringify(want)}`, async () => {
+  await until(`the codes table to show ${JSON.stringify(want)}`, async () => {
     shown = await tableRows(page, "#codes");
     return JSON.stringify(shown) === JSON.stringify(want);
   });
@@ -169,7 +146,7 @@ async function codesCounted({ d, page, producer, requests }: Live): Promise<void
 }
 
 async function workerReady(page: Page): Promise<void> {
-  await waitUntil(
+  await until(
     "a ready worker",
     async () => (await tableRows(page, "#workers")).some((r) => r[3] === "ready"),
   );
@@ -178,49 +155,72 @@ async function workerReady(page: Page): Promise<void> {
   assert.match(ready[4]!, /^sha256:[0-9a-f]{12}/);
 }
 
+/** The id a worker gives itself in its answers and events. */
+function workerId(w: WorkerProcess): string {
+  return String(w.ready.worker);
+}
+
 /** SIGKILLs `worker`, starts another and checks answers go on; returns the new worker. */
-async function workerRestart(live: Live, worker: TaskProcess): Promise<TaskProcess> {
-  const { d, page } = live;
+async function workerRestart(live: Live, worker: WorkerProcess): Promise<WorkerProcess> {
+  const { page } = live;
   const before = await number(page, "#answers");
   await worker.stop("SIGKILL");
-  const next = await d.startWorker(live.env);
+  const next = await deps.startWorker(live.service, { model: model() });
   const more = live.send(200, "dash-after");
-  await waitUntil(
+  await until(
     `${before + 200} answers after the restart`,
     async () => (await number(page, "#answers")) >= before + 200,
     90_000,
   );
   assert.equal((await more).acked, 200);
   assert.equal(await status(page), "live");
-  await waitUntil("the new worker ready and the killed one not", async () => {
+  await until("the new worker ready and the killed one not", async () => {
     const rows = await tableRows(page, "#workers");
-    const state = (pid: number) => rows.find((r) => r[0]!.endsWith(`-${pid}`))?.[3];
-    return state(next.pid) === "ready" && state(worker.pid) === "not ready";
+    const state = (id: string) => rows.find((r) => r[0] === id)?.[3];
+    return state(workerId(next)) === "ready" && state(workerId(worker)) === "not ready";
   });
   return next;
 }
+
+/** Stops the dashboard, checks the page says so, starts another on the same port. */
+async function dashboardRestart(
+  live: Live,
+  dashboard: DashboardProcess,
+): Promise<DashboardProcess> {
+  const { page } = live;
+  const port = Number(new URL(dashboard.url).port);
+  assert.equal((await dashboard.stop("SIGTERM")).code, 0, "exits 0 on SIGTERM");
+  await until(
+    "the page to show it is reconnecting",
+    async () => (await status(page)) === "reconnecting",
+  );
+  const next = await startDashboard(live.service, { port, args: ["--interval-ms", "250"] });
+  await until("the page to go live again", async () => (await status(page)) === "live");
+  await live.send(50, "dash-again");
+  // The new dashboard starts at the latest offsets: it counts these 50 only.
+  await until(
+    "the page to show the restarted dashboard's 50 answers",
+    async () => (await number(page, "#answers")) === 50,
+  );
+  return next;
+}
+
 Deno.test({
   name:
     "the dashboard page shows a live stream in Chromium and survives worker and dashboard restarts",
   ...opts,
   async fn(t) {
-    const d = deps!;
-    const { config, env } = d.uniqueService("dash");
-    const kafka = await d.testKafka(config);
-    const admin = kafka.admin();
-    await admin.connect();
-    await d.ensureTopics(admin, config.topics, 3);
-    await admin.disconnect();
-    const producer = d.idempotentProducer(kafka);
+    const service = deps.uniqueService("test-dash");
+    await deps.createTopics(service, 3);
+    const producer = deps.idempotentProducer(await deps.serviceKafka(service, "test"));
     await producer.connect();
-    let worker = await d.startWorker(env);
-    let dashboard = await d.startDashboard(env, 0, ["--interval-ms", "250"]);
-    await using browser = await d.launchChromium();
-    const set = await d.testImages();
+    let worker = await deps.startWorker(service, { model: model() });
+    let dashboard = await startDashboard(service, { args: ["--interval-ms", "250"] });
+    await using browser = await launchChromium();
     const page = await browser.newPage();
-    const requests = config.topics.requests;
+    const set = await deps.testImages();
     const send = (count: number, runId: string) =>
-      d.sendRequests(producer, requests, {
+      deps.sendRequests(producer, service.config.topics.requests, {
         set,
         count,
         rate: 100,
@@ -229,10 +229,10 @@ Deno.test({
         withLabels: true,
         runId,
       });
-    const live: Live = { d, page, producer, requests, env, set, send };
+    const live: Live = { page, service, producer, set, send };
     try {
       await page.goto(dashboard.url);
-      await waitUntil("the page to go live", async () => (await status(page)) === "live");
+      await until("the page to go live", async () => (await status(page)) === "live");
       const stream = send(600, "dash");
       await t.step("the answer count rises while requests flow", () => countsRise(page));
       await t.step("both charts have points", () => chartsHavePoints(page));
@@ -241,7 +241,7 @@ Deno.test({
         () => gridShowsLabels(page),
       );
       assert.equal((await stream).acked, 600);
-      await waitUntil("600 answers", async () => (await number(page, "#answers")) >= 600);
+      await until("600 answers", async () => (await number(page, "#answers")) >= 600);
       await t.step(
         "a wrongly labelled request is marked wrong, with its true label",
         () => wrongLabelMarked(live),
@@ -262,26 +262,15 @@ Deno.test({
         },
       );
       await t.step("the page reconnects when the dashboard restarts on its port", async () => {
-        const port = Number(new URL(dashboard.url).port);
-        assert.equal((await dashboard.task.stop("SIGTERM")).code, 0, "exits 0 on SIGTERM");
-        await waitUntil(
-          "the page to show it is reconnecting",
-          async () => (await status(page)) === "reconnecting",
-        );
-        dashboard = await d.startDashboard(env, port, ["--interval-ms", "250"]);
-        await waitUntil("the page to go live again", async () => (await status(page)) === "live");
-        await send(50, "dash-again");
-        // The new dashboard starts at the latest offsets: it counts these 50 only.
-        await waitUntil(
-          "the page to show the restarted dashboard's 50 answers",
-          async () => (await number(page, "#answers")) === 50,
-        );
+        dashboard = await dashboardRestart(live, dashboard);
       });
     } finally {
-      await dashboard.task.stop("SIGTERM");
+      await dashboard.stop("SIGTERM");
       await worker.stop("SIGTERM");
       await producer.disconnect();
-      await d.deleteTopics(kafka, config);
+      await deps.deleteTopics(service);
     }
   },
 });
+
+Deno.test(lifecycle.teardown);

@@ -1,42 +1,47 @@
 import assert from "node:assert/strict";
 import { badRequests } from "../harness/bad_requests.ts";
-import { hasPermissions, needsPermissions } from "./_support.ts";
-import { MODEL_DIR as SERVICE_MODEL_DIR } from "../harness/service.ts";
+import { brokerLifecycle, integrationTest, kafkaDeps } from "./_support.ts";
 
-// Loaded only when the tests may run: see _kafka_deps.ts.
+const deps = await kafkaDeps();
 const {
   badInput,
-  caseService,
-  ensureBroker,
-  ensureModel,
   killWorkers,
-  releaseBroker,
+  MODEL_DIR,
   restartBroker,
   restartReceiver,
+  runTask,
   testImages,
-} = hasPermissions() ? await import("./_kafka_deps.ts") : ({} as typeof import("./_kafka_deps.ts"));
+  uniqueService,
+} = deps;
+const lifecycle = brokerLifecycle(deps);
 
 // The cheaper cases of `deno task chaos`, smaller; the 3-broker case runs there only.
-const opts = { ...needsPermissions(), sanitizeOps: false, sanitizeResources: false };
-const model = `${SERVICE_MODEL_DIR}/model`;
+const opts = integrationTest();
 
-Deno.test({
-  name: "setup: a real Kafka broker answers and a model is trained",
-  ...opts,
-  async fn() {
-    await ensureBroker();
-    await ensureModel();
-  },
-});
+/** The broker the restart case starts and restarts: its own port and folder, nobody else's. */
+const OWN_BROKER = { port: 9392, dir: ".kafka/restart-test" };
+
+async function options(tag: string, count: number, brokers?: string) {
+  return {
+    service: uniqueService(`test-${tag}`, { brokers }),
+    model: `${MODEL_DIR}/model`,
+    set: await testImages(),
+    count,
+    rate: 500,
+  };
+}
+
+Deno.test(lifecycle.setup);
 
 Deno.test({
   name: "a worker killed with SIGKILL mid-stream and replaced loses no request",
   ...opts,
   async fn() {
-    const r = await killWorkers(caseService("kill", model), await testImages(), 2000, 500, 1);
+    const r = await killWorkers({ ...(await options("kill", 2000)), kills: 1 });
     assert.equal(r.sent, 2000);
     assert.equal(r.lost, 0, JSON.stringify(r));
     assert.equal(r.answered, 2000);
+    assert.equal(r.errorReplies, 0, "every request was good: none may get an error reply");
     assert.equal(r.notes.length, 1, "one kill happened");
   },
 });
@@ -45,9 +50,10 @@ Deno.test({
   name: "a restarted receiver resumes from its committed offsets and misses nothing",
   ...opts,
   async fn() {
-    const r = await restartReceiver(caseService("receiver", model), await testImages(), 1500, 500);
+    const r = await restartReceiver(await options("receiver", 1500));
     assert.equal(r.lost, 0, JSON.stringify(r));
     assert.equal(r.answered, 1500);
+    assert.equal(r.errorReplies, 0, "every request was good: none may get an error reply");
     assert.match(r.notes[0], /^receiver stopped after \d+ answers/);
   },
 });
@@ -55,19 +61,21 @@ Deno.test({
 Deno.test({
   name: "clients and workers ride out a broker stop and restart without losing a request",
   ...opts,
-  async fn(t) {
-    const managed = await Deno.stat(".kafka/node-1/pid").then(() => true, () => false);
-    if (!managed) {
-      console.log(
-        "skipped: the broker was not started by deno task kafka:start, so it cannot be restarted",
-      );
-      return;
-    }
-    await t.step("stream of 1,500 at 500/s", async () => {
-      const r = await restartBroker(caseService("broker", model), await testImages(), 1500, 500);
+  async fn() {
+    const { port, dir } = OWN_BROKER;
+    try {
+      await runTask("kafka:start", ["--port", String(port), "--dir", dir]);
+      const r = await restartBroker({
+        ...(await options("broker", 1500, `127.0.0.1:${port}`)),
+        broker: OWN_BROKER,
+      });
       assert.equal(r.lost, 0, JSON.stringify(r));
       assert.equal(r.answered, 1500);
-    });
+      assert.equal(r.errorReplies, 0, "every request was good: none may get an error reply");
+      assert.match(r.notes[0], /^broker stopped after \d+ requests were sent/);
+    } finally {
+      await runTask("kafka:stop", ["--dir", dir, "--clean"]);
+    }
   },
 });
 
@@ -76,16 +84,20 @@ Deno.test({
   ...opts,
   async fn() {
     const bad = badRequests(`t${crypto.randomUUID().slice(0, 4)}`);
-    const r = await badInput(caseService("bad", model), await testImages(), 500, bad);
+    const { service, model, set } = await options("bad", 0);
+    const r = await badInput({ service, model, set, good: 500, bad });
     assert.ok(r.kinds >= 25);
     for (const d of r.deadLetters) {
       assert.equal(d.got, d.expected, `${d.kind}: ${d.message}`);
       assert.ok(d.message && d.message.length > 10, `${d.kind} has a reason`);
     }
     assert.equal(r.errorReplies.length, r.expectedReplies);
-    const expectedIds = new Set(bad.filter((b) => b.id).map((b) => b.id));
-    for (const reply of r.errorReplies) assert.ok(expectedIds.has(reply.id), reply.id);
-    assert.equal(r.goodAnswered, 500, "every good request is answered");
+    for (const reply of r.errorReplies) {
+      assert.equal(reply.code, reply.expected, `error reply to ${reply.id}`);
+    }
+    assert.equal(r.goodAnswered, 1000, "every good request of both mixed streams is predicted");
+    assert.equal(r.goodErrorReplies, 0, "no good request got an error reply");
+    assert.deepEqual(r.goodPerSecondRuns.map((g) => g.mixed), [false, true, false, true]);
     assert.equal(r.workers.size, 1, "one worker served everything: it never restarted");
     assert.equal(r.workerExited, false);
     console.log(
@@ -96,10 +108,4 @@ Deno.test({
   },
 });
 
-Deno.test({
-  name: "teardown: stop the broker if the tests started it",
-  ...opts,
-  async fn() {
-    await releaseBroker();
-  },
-});
+Deno.test(lifecycle.teardown);

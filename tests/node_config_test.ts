@@ -38,4 +38,16 @@ Deno.test("serverProperties() sizes replication to the cluster", async (t) => {
     assert.match(text, /^default\.replication\.factor=3$/m);
     assert.match(text, /^log\.dirs=\/k\/node-2\/data$/m);
   });
+  await t.step("a broker of its own on another base port keeps clear of 9092 to 9097", () => {
+    const own = [nodeLayout(1, "/k/restart", 9392)];
+    assert.deepEqual(own[0], {
+      id: 1,
+      brokerPort: 9392,
+      controllerPort: 9393,
+      dir: "/k/restart/node-1",
+    });
+    const text = serverProperties(own[0], own);
+    assert.match(text, /^controller\.quorum\.voters=1@127\.0\.0\.1:9393$/m);
+    assert.match(text, /^advertised\.listeners=PLAINTEXT:\/\/127\.0\.0\.1:9392$/m);
+  });
 });

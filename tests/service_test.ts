@@ -1,48 +1,59 @@
 import assert from "node:assert/strict";
+import type { Kafka } from "kafkajs";
 import { decodeResponse, isErrorReply, type Response } from "../shared/protocol/schema.ts";
-import { hasPermissions, needsPermissions } from "./_support.ts";
+import { brokerLifecycle, integrationTest, kafkaDeps } from "./_support.ts";
 
-// Loaded only when the tests may run: see _kafka_deps.ts.
+const deps = await kafkaDeps();
 const {
   asBuffer,
+  createTopics,
   deleteTopics,
-  ensureBroker,
-  ensureModel,
-  ensureTopics,
+  drainTopic,
   idempotentProducer,
   KafkaJSNonRetriableError,
+  MODEL_DIR,
   receiveResponses,
-  releaseBroker,
   runKeptAlive,
   sendRequests,
+  serviceKafka,
   startWorker,
+  startWorkers,
   testImages,
-  testKafka,
   uniqueService,
-} = hasPermissions() ? await import("./_kafka_deps.ts") : ({} as typeof import("./_kafka_deps.ts"));
+  waitUntil,
+} = deps;
+const lifecycle = brokerLifecycle(deps);
 
-const opts = { ...needsPermissions(), sanitizeOps: false, sanitizeResources: false };
+const opts = integrationTest();
+const model = () => `${MODEL_DIR}/model`;
 
-Deno.test({
-  name: "setup: a real Kafka broker answers and a model is trained",
-  ...opts,
-  async fn() {
-    await ensureBroker();
-    await ensureModel();
-  },
-});
+Deno.test(lifecycle.setup);
+
+/** Reads `count` distinct responses of a topic from the beginning. */
+async function collect(kafka: Kafka, topic: string, count: number): Promise<Response[]> {
+  const byId = new Map<string, Response>();
+  await drainTopic(kafka, {
+    topic,
+    what: `${count} distinct responses`,
+    timeoutMs: 60_000,
+    onMessage: (message) => {
+      const d = decodeResponse(message.value);
+      if (d.ok) byId.set(d.value.id, d.value);
+      return byId.size >= count;
+    },
+  });
+  return [...byId.values()];
+}
 
 Deno.test({
   name: "500 labelled test images get exactly 500 answers with their ids, accuracy >= 0.85",
   ...opts,
   async fn() {
-    const { config, env } = uniqueService("e2e");
-    const kafka = await testKafka(config);
-    const admin = kafka.admin();
-    await admin.connect();
-    await ensureTopics(admin, config.topics, 6);
-    await admin.disconnect();
-    const worker = await startWorker(env);
+    const service = uniqueService("test-e2e");
+    const { config } = service;
+    await createTopics(service, 6);
+    const kafka = await serviceKafka(service, "test");
+    const worker = await startWorker(service, { model: model() });
     const producer = idempotentProducer(kafka);
     await producer.connect();
     const consumer = kafka.consumer({
@@ -89,62 +100,26 @@ Deno.test({
       await producer.disconnect();
       const s = await worker.stop("SIGTERM");
       assert.equal(s.code, 0, "the worker exits 0 on SIGTERM");
-      await deleteTopics(kafka, config);
+      await deleteTopics(service);
     }
   },
 });
 
-/** Reads `count` distinct responses of a topic from the beginning. */
-async function collect(
-  kafka: Awaited<ReturnType<typeof import("./_kafka_deps.ts").testKafka>>,
-  topic: string,
-  count: number,
-) {
-  const consumer = kafka.consumer({
-    groupId: `collect-${crypto.randomUUID()}`,
-    maxWaitTimeInMs: 100,
-  });
-  await consumer.connect();
-  const byId = new Map<string, Response>();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`only ${byId.size} of ${count} responses`)),
-      60_000,
-    );
-    consumer.run({
-      eachMessage: ({ message }) => {
-        const d = decodeResponse(message.value);
-        if (d.ok) byId.set(d.value.id, d.value);
-        if (byId.size >= count) {
-          clearTimeout(timer);
-          resolve();
-        }
-        return Promise.resolve();
-      },
-    });
-  });
-  await consumer.disconnect();
-  return [...byId.values()];
-}
-
 Deno.test({
-  name: "two workers in one group both serve requests",
+  name: "two workers in one group share the partitions and both serve requests",
   ...opts,
   async fn() {
-    const { config, env } = uniqueService("two");
-    const kafka = await testKafka(config);
-    const admin = kafka.admin();
-    await admin.connect();
-    await ensureTopics(admin, config.topics, 6);
-    await admin.disconnect();
-    const first = await startWorker(env);
-    const second = await startWorker(env);
-    // Both joined: the first rebalanced to share the partitions.
-    await first.waitFor(/joined .*: partitions \[\d(,\d)?(,\d)?\] of 6/, 60_000);
+    const service = uniqueService("test-two");
+    const { config } = service;
+    await createTopics(service, 6);
+    const kafka = await serviceKafka(service, "test");
+    const [first, second] = await startWorkers(service, 2, { model: model() });
     const producer = idempotentProducer(kafka);
     await producer.connect();
     try {
+      // The second joined after the first: the group's 6 partitions were split.
+      const theirs = second.ready.partitions as number[];
+      assert.ok(theirs.length >= 1 && theirs.length <= 5, `second worker got [${theirs}]`);
       const set = await testImages();
       await sendRequests(producer, config.topics.requests, {
         set,
@@ -161,35 +136,52 @@ Deno.test({
     } finally {
       await producer.disconnect();
       await Promise.all([first.stop(), second.stop()]);
-      await deleteTopics(kafka, config);
+      await deleteTopics(service);
     }
   },
 });
+
+/** The first record of the DLQ: key, value and headers as strings. */
+async function firstDeadLetter(kafka: Kafka, topic: string) {
+  let record: { key: string; value: string; headers: Record<string, string> } | undefined;
+  await drainTopic(kafka, {
+    topic,
+    what: "one dead letter",
+    timeoutMs: 30_000,
+    onMessage: (message) => {
+      const headers = Object.fromEntries(
+        Object.entries(message.headers ?? {}).map(([k, v]) => [k, String(v)]),
+      );
+      record ??= { key: String(message.key), value: String(message.value), headers };
+      return true;
+    },
+  });
+  return record!;
+}
 
 Deno.test({
   name: "a malformed request lands in the DLQ and gets an error reply while good ones flow",
   ...opts,
   async fn() {
-    const { config, env } = uniqueService("dlq");
-    const kafka = await testKafka(config);
-    const admin = kafka.admin();
-    await admin.connect();
-    await ensureTopics(admin, config.topics, 3);
-    await admin.disconnect();
-    const worker = await startWorker(env);
+    const service = uniqueService("test-dlq");
+    const { config } = service;
+    await createTopics(service, 3);
+    const kafka = await serviceKafka(service, "test");
+    const worker = await startWorker(service, { model: model() });
     const producer = idempotentProducer(kafka);
     await producer.connect();
+    const set = await testImages();
+    const good = (runId: string, seed: number) => ({
+      set,
+      count: 100,
+      rate: Infinity,
+      order: "sequential" as const,
+      seed,
+      withLabels: true,
+      runId,
+    });
     try {
-      const set = await testImages();
-      const before = sendRequests(producer, config.topics.requests, {
-        set,
-        count: 100,
-        rate: Infinity,
-        order: "sequential",
-        seed: 1,
-        withLabels: true,
-        runId: "good1",
-      });
+      const before = sendRequests(producer, config.topics.requests, good("good1", 1));
       const badValue = asBuffer(
         new TextEncoder().encode(
           JSON.stringify({ v: 1, id: "bad-1", image: "not base64!", sent_at: 1 }),
@@ -201,38 +193,14 @@ Deno.test({
         messages: [{ key: "bad-1", value: badValue, headers: { trace: "abc" } }],
       });
       await before;
-      await sendRequests(producer, config.topics.requests, {
-        set,
-        count: 100,
-        rate: Infinity,
-        order: "sequential",
-        seed: 2,
-        withLabels: true,
-        runId: "good2",
-      });
+      await sendRequests(producer, config.topics.requests, good("good2", 2));
       const answers = await collect(kafka, config.topics.responses, 201);
       const bad = answers.find((r) => r.id === "bad-1");
       assert.ok(bad && isErrorReply(bad), "bad-1 gets an error reply");
       assert.equal(bad.error.code, "invalid_base64");
       assert.equal(answers.filter((r) => !isErrorReply(r)).length, 200);
 
-      const dlq = kafka.consumer({ groupId: `dlq-${crypto.randomUUID()}`, maxWaitTimeInMs: 100 });
-      await dlq.connect();
-      await dlq.subscribe({ topic: config.topics.dlq, fromBeginning: true });
-      const record = await new Promise<
-        { key: string; value: string; headers: Record<string, string> }
-      >((resolve) => {
-        dlq.run({
-          eachMessage: ({ message }) => {
-            const headers = Object.fromEntries(
-              Object.entries(message.headers ?? {}).map(([k, v]) => [k, String(v)]),
-            );
-            resolve({ key: String(message.key), value: String(message.value), headers });
-            return Promise.resolve();
-          },
-        });
-      });
-      await dlq.disconnect();
+      const record = await firstDeadLetter(kafka, config.topics.dlq);
       assert.equal(record.key, "bad-1");
       assert.equal(record.value, new TextDecoder().decode(badValue));
       assert.equal(record.headers.trace, "abc");
@@ -247,7 +215,7 @@ Deno.test({
     } finally {
       await producer.disconnect();
       await worker.stop();
-      await deleteTopics(kafka, config);
+      await deleteTopics(service);
     }
   },
 });
@@ -256,13 +224,13 @@ Deno.test({
   name: "a consumer that kafkajs stops for good after a crash is reconnected and reads on",
   ...opts,
   async fn() {
-    const { config } = uniqueService("revive");
-    const topic = config.topics.requests;
-    const kafka = await testKafka(config);
+    const service = uniqueService("test-revive");
+    const topic = service.config.topics.requests;
+    const kafka = await serviceKafka(service, "test");
     const admin = kafka.admin();
     await admin.connect();
     await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
-    const consumer = kafka.consumer({ groupId: config.workerGroup });
+    const consumer = kafka.consumer({ groupId: service.config.workerGroup });
     const producer = idempotentProducer(kafka);
     try {
       await consumer.connect();
@@ -288,8 +256,7 @@ Deno.test({
       );
       await producer.connect();
       await producer.send({ topic, messages: [{ value: "after the crash" }] });
-      const deadline = Date.now() + 60_000;
-      while (!seen.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      await waitUntil(() => seen.length > 0, "the revived consumer to read a message", 60_000);
       await alive.stop();
       assert.deepEqual(seen, ["after the crash"]);
       assert.deepEqual(restarts, ["the first batch fails"]);
@@ -303,10 +270,4 @@ Deno.test({
   },
 });
 
-Deno.test({
-  name: "teardown: stop the broker if the tests started it",
-  ...opts,
-  async fn() {
-    await releaseBroker();
-  },
-});
+Deno.test(lifecycle.teardown);

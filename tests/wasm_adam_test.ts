@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { useBackend } from "../shared/model/backend.ts";
-import { registerTrainingKernels } from "../training/kernels/wasm_kernels.ts";
+import { fusedAdamCalls } from "../training/kernels/adam.ts";
+import { registerTrainingKernels } from "../training/kernels/registry.ts";
 import { seededRandom } from "../training/random.ts";
 import { WasmAdamOptimizer } from "../training/wasm_adam.ts";
 import { needsPermissions } from "./_support.ts";
@@ -36,8 +37,13 @@ Deno.test({
   async fn() {
     await useBackend("wasm");
     registerTrainingKernels();
+    const before = fusedAdamCalls();
     const expected = await train(tf.train.adam(0.01), 5);
+    assert.equal(fusedAdamCalls(), before, "stock Adam ran the fused kernel");
     const actual = await train(new WasmAdamOptimizer(0.01), 5);
+    // One fused update per variable per step: a silent fallback to stock
+    // Adam would make the comparison below trivially true.
+    assert.equal(fusedAdamCalls(), before + 5 * SHAPES.length, "fused kernel calls");
     for (let i = 0; i < SHAPES.length; i++) {
       assert.deepEqual(
         Array.from(actual[i]),
@@ -56,8 +62,10 @@ Deno.test({
   ...needsPermissions(),
   async fn() {
     await useBackend("cpu");
+    const before = fusedAdamCalls();
     const expected = await train(tf.train.adam(0.01), 3);
     const actual = await train(new WasmAdamOptimizer(0.01), 3);
+    assert.equal(fusedAdamCalls(), before, "the fused kernel ran off the wasm backend");
     assert.deepEqual(actual.map((a) => Array.from(a)), expected.map((a) => Array.from(a)));
     const optimizer = new WasmAdamOptimizer(0.01);
     assert.equal(optimizer.getClassName(), "Adam");

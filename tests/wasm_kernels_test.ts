@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { useBackend } from "../shared/model/backend.ts";
-import { registerTrainingKernels } from "../training/kernels/wasm_kernels.ts";
+import { registerTrainingKernels } from "../training/kernels/registry.ts";
 import { splitProducts, startGemmHelper, stopGemmHelper } from "../training/kernels/gemm_helper.ts";
 import { im2col } from "../training/kernels/im2col.ts";
 import { seededRandom } from "../training/random.ts";
@@ -42,6 +42,52 @@ function assertClose(actual: Float32Array, expected: Float32Array, tolerance = 1
     worst = Math.max(worst, err);
   }
   assert.ok(worst <= tolerance, `largest relative difference ${worst} > ${tolerance}`);
+}
+
+/**
+ * Position-by-position comparison: the first index whose values differ by
+ * more than `tolerance` (relative, at least 1 absolute) fails, with both values.
+ */
+function assertSamePositions(
+  actual: Float32Array,
+  expected: Float32Array,
+  tolerance: number,
+): void {
+  assert.equal(actual.length, expected.length, "element count");
+  for (let i = 0; i < actual.length; i++) {
+    const err = Math.abs(actual[i] - expected[i]) / Math.max(1, Math.abs(expected[i]));
+    if (err > tolerance) {
+      assert.fail(`position ${i}: expected ${expected[i]}, got ${actual[i]}`);
+    }
+  }
+}
+
+/** The output shape of maxPool over `x` (NHWC). */
+function pooledShape(
+  x: Shape,
+  size: [number, number],
+  strides: [number, number],
+  pad: "valid" | "same",
+): Shape {
+  const out = (n: number, f: number, s: number) =>
+    pad === "same" ? Math.ceil(n / s) : Math.floor((n - f) / s) + 1;
+  return [x[0], out(x[1], size[0], strides[0]), out(x[2], size[1], strides[1]), x[3]];
+}
+
+/**
+ * d/dx of sum(maxPool(x) * dy): MaxPoolGrad with `dy` as the incoming
+ * gradient. A random dy makes every output's gradient distinct, so a value
+ * routed to the wrong input position shows.
+ */
+function maxPoolGradient(
+  size: [number, number],
+  strides: [number, number],
+  pad: "valid" | "same",
+): (x: tf.Tensor, dy: tf.Tensor) => tf.Tensor {
+  return (x, dy) =>
+    tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(v as tf.Tensor4D, size, strides, pad), dy)))(
+      x,
+    );
 }
 
 const CONV_CASES: {
@@ -137,7 +183,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "MaxPoolGrad on wasm matches the cpu backend",
+  name:
+    "MaxPoolGrad on wasm routes random incoming gradients to the same positions as the cpu backend",
   ...needsPermissions(),
   async fn(t) {
     const cases: {
@@ -186,19 +233,12 @@ Deno.test({
     ];
     for (const c of cases) {
       await t.step(c.name, async () => {
+        const dyShape = pooledShape(c.x, c.size, c.strides, c.pad);
         const { cpu, wasm } = await onBoth(
-          [[randomData(c.x, 5), c.x]],
-          (x) =>
-            tf.grad((v: tf.Tensor) =>
-              tf.sum(
-                tf.mul(
-                  tf.maxPool(v as tf.Tensor4D, c.size, c.strides, c.pad),
-                  tf.range(1, 2).reshape([1]),
-                ),
-              )
-            )(x),
+          [[randomData(c.x, 5), c.x], [randomData(dyShape, 15), dyShape]],
+          maxPoolGradient(c.size, c.strides, c.pad),
         );
-        assertClose(wasm, cpu);
+        assertSamePositions(wasm, cpu, 1e-6);
       });
     }
     for (const channels of [1, 4]) {
@@ -206,13 +246,18 @@ Deno.test({
         `ties go to the first position, as on the cpu (${channels} channels)`,
         async () => {
           const x: Shape = [1, 4, 4, channels];
+          const dy = randomData([1, 2, 2, channels], 16);
           const { cpu, wasm } = await onBoth(
-            [[new Float32Array(16 * channels).fill(1), x]],
-            (v) =>
-              tf.grad((u: tf.Tensor) => tf.sum(tf.maxPool(u as tf.Tensor4D, 2, 2, "valid")))(v),
+            [[new Float32Array(16 * channels).fill(1), x], [dy, [1, 2, 2, channels]]],
+            maxPoolGradient([2, 2], [2, 2], "valid"),
           );
-          assert.deepEqual(Array.from(wasm), Array.from(cpu));
-          assert.deepEqual(Array.from(wasm).filter((g) => g !== 0).length, 4 * channels);
+          assertSamePositions(wasm, cpu, 0);
+          // Each window's first position, (0,0) (0,2) (2,0) (2,2), gets its own dy.
+          const firsts = [0, 2, 8, 10].flatMap((p) =>
+            Array.from({ length: channels }, (_, ch) => p * channels + ch)
+          );
+          assert.deepEqual(firsts.map((i) => wasm[i]), Array.from(dy));
+          assert.equal(Array.from(wasm).filter((g) => g !== 0).length, 4 * channels);
         },
       );
     }

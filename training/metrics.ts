@@ -1,11 +1,8 @@
 import { NUM_CLASSES } from "../shared/protocol/classes.ts";
 
-/** Index of the largest of `probs[offset .. offset + n)`, first on ties. */
-export function argMax(probs: ArrayLike<number>, offset = 0, n = NUM_CLASSES): number {
-  let best = 0;
-  for (let i = 1; i < n; i++) if (probs[offset + i] > probs[offset + best]) best = i;
-  return best;
-}
+// argMax lives in shared/model (the worker needs it too); re-exported here
+// so that training code keeps importing its metrics from one module.
+export { argMax } from "../shared/model/argmax.ts";
 
 /** Confusion counts: rows are true classes, columns predicted classes. */
 export function confusionMatrix(

@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
-import { ADAM_KERNEL, type AdamAttrs } from "./kernels/adam_kernel.ts";
+import { ADAM_KERNEL, type AdamAttrs } from "./kernels/adam.ts";
 
 type Gradients = Parameters<tf.AdamOptimizer["applyGradients"]>[0];
 

@@ -61,8 +61,8 @@ export function helpText(spec: CliSpec): string {
   rows.push(["  -h, --help", "this help"]);
   const width = Math.max(...rows.map(([left]) => left.length)) + 2;
   const lines = rows.map(([left, right]) => left.padEnd(width) + right);
-  return [spec.summary.trim(), "", `Usage: ${spec.usage}`, ...lines, spec.notes?.trim() ?? ""]
-    .join("\n").trim();
+  const notes = spec.notes?.trim() ? ["", spec.notes.trim()] : [];
+  return [spec.summary.trim(), "", `Usage: ${spec.usage}`, ...lines, ...notes].join("\n");
 }
 
 function checkNumber(name: string, f: FlagSpec & { type: "int" | "number" }, raw: string): number {

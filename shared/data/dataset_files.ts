@@ -1,6 +1,7 @@
 import { DataError } from "./data_error.ts";
 import { type ImageSet, parseIdxPair } from "./idx.ts";
 import { parseImageCsv } from "./image_csv.ts";
+import { exists } from "../fs/exists.ts";
 
 /** The original project's layout: the dataset repository cloned beside this one. */
 export const SIBLING_DATA_DIR = "../fashion-mnist/data/fashion";
@@ -13,18 +14,6 @@ const FILES = {
 } as const;
 
 export type Split = keyof typeof FILES;
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
-    // No read permission for a candidate counts as "not here".
-    if (e instanceof Deno.errors.NotCapable) return false;
-    throw e;
-  }
-}
 
 /**
  * Finds the folder that holds the four Fashion-MNIST IDX .gz files, trying

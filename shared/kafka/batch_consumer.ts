@@ -1,6 +1,6 @@
 import type { Consumer, EachBatchPayload } from "kafkajs";
 import { runKeptAlive } from "./consumer.ts";
-import { OffsetCommitter } from "./offset_committer.ts";
+import { type OffsetCommit, OffsetCommitter } from "./offset_committer.ts";
 
 /** How {@linkcode consumeBatches} runs a subscribed consumer. */
 export interface BatchConsumerOptions {
@@ -11,6 +11,8 @@ export interface BatchConsumerOptions {
   eachBatch(payload: EachBatchPayload, committer: OffsetCommitter): Promise<void>;
   /** A commit the group refused (the partition moved): its work will be done again. */
   onCommitRefused(error: unknown): void;
+  /** Offsets the group accepted (e.g. for a committed-offset metric). */
+  onCommitted?(offsets: OffsetCommit[]): void;
   /** The consumer crashed in a way kafkajs will not restart; it is being reconnected. */
   onReconnect(error: Error): void;
 }
@@ -43,7 +45,10 @@ export async function consumeBatches(
   o: BatchConsumerOptions,
 ): Promise<BatchConsumer> {
   const committer = new OffsetCommitter(
-    (offsets) => consumer.commitOffsets(offsets),
+    async (offsets) => {
+      await consumer.commitOffsets(offsets);
+      o.onCommitted?.(offsets);
+    },
     o.onCommitRefused,
   );
   const alive = await runKeptAlive(consumer, {

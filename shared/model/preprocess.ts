@@ -24,21 +24,3 @@ export function imagesToTensor(
   }
   return tf.tensor4d(data, [count, IMAGE_SIZE, IMAGE_SIZE, 1]);
 }
-
-/**
- * Stacks separate 784-byte images into the model's [n, 28, 28, 1] input,
- * scaled to [0, 1].
- *
- * @example
- * ```ts
- * const x = stackImages([imageA, imageB]);
- * ```
- */
-export function stackImages(images: readonly Uint8Array[]): tf.Tensor4D {
-  const data = new Float32Array(images.length * IMAGE_BYTES);
-  images.forEach((image, i) => {
-    const at = i * IMAGE_BYTES;
-    for (let p = 0; p < IMAGE_BYTES; p++) data[at + p] = image[p] / 255;
-  });
-  return tf.tensor4d(data, [images.length, IMAGE_SIZE, IMAGE_SIZE, 1]);
-}

@@ -11,7 +11,18 @@ export const MAX_RESPONSE_BYTES = 8192;
 /** Longest id, in characters. */
 export const MAX_ID_LENGTH = 128;
 
-const ID = /^[\x21-\x7e]+$/;
+/**
+ * What an id may contain: printable ASCII without spaces (its length is
+ * checked apart, against {@linkcode MAX_ID_LENGTH}).
+ */
+export const ID = /^[\x21-\x7e]+$/;
+
+/**
+ * The code of an error reply to a request the worker read but could not
+ * serve (its predict or its publication kept failing): not a fault of the
+ * request's form, so it is no {@linkcode CodecErrorCode}.
+ */
+export const INTERNAL_ERROR = "internal_error";
 
 /** A classification request: the value of a message keyed by `id`. */
 export interface ClassifyRequest {
@@ -334,6 +345,27 @@ export function decodeResponse(bytes: Uint8Array | null | undefined): Decoded<Re
       completed_at: times[2],
     },
   };
+}
+
+/**
+ * The request id a message key holds, or undefined when the key is no valid
+ * id. The schema keys each request by its id, so a request refused before
+ * its JSON is read (too large, not UTF-8) can still be answered by its key.
+ *
+ * @example
+ * ```ts
+ * const id = idFromKey(message.key); // "a1" for the key bytes of "a1"
+ * ```
+ */
+export function idFromKey(key: Uint8Array | string | null | undefined): string | undefined {
+  if (key === null || key === undefined) return undefined;
+  let id: string;
+  try {
+    id = typeof key === "string" ? key : decoder.decode(key);
+  } catch {
+    return undefined;
+  }
+  return id.length > 0 && id.length <= MAX_ID_LENGTH && ID.test(id) ? id : undefined;
 }
 
 /** True for an error reply. */

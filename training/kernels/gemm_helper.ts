@@ -7,6 +7,7 @@
  * product they save.
  */
 import { CONTROL, type HelperStart } from "./gemm_helper_protocol.ts";
+import { gemmArgs, type GemmJob } from "./simd/gemm_simd.ts";
 
 /** Products smaller than this many multiply-adds stay on one thread. */
 const MIN_SPLIT_MACS = 4_000_000;
@@ -89,28 +90,19 @@ export function stopGemmHelper(): void {
   helper = undefined;
 }
 
-/** A product for gemm() in simd_kernels.ts; a, b and c are byte offsets in `heap`. */
-export interface GemmJob {
-  a: number;
-  b: number;
-  c: number;
-  m: number;
-  n: number;
-  k: number;
-  rowStride: number;
-  kStride: number;
-}
-
-type Gemm = (...args: number[]) => void;
-
 /**
  * C = A·B on two threads when a helper runs and the product is large: the
  * helper takes the lower rows of C, this thread the upper ones. Returns
  * false, having done nothing, otherwise.
  */
-export function splitGemm(heap: WebAssembly.Memory, job: GemmJob, gemm: Gemm): boolean {
+export function splitGemm(
+  heap: WebAssembly.Memory,
+  job: GemmJob,
+  gemm: (job: GemmJob) => void,
+): boolean {
   const { m, n, k, rowStride, kStride } = job;
-  if (!helper || m < 8 || m * n * k < MIN_SPLIT_MACS) return false;
+  // The helper writes fresh rows into its own memory: it cannot accumulate.
+  if (!helper || job.accumulate || m < 8 || m * n * k < MIN_SPLIT_MACS) return false;
   const top = Math.floor(m / 8) * 4; // this thread's rows: half, whole tiles
   const rows = m - top;
   // Elements of A the helper reads: from its first row's first element to
@@ -128,10 +120,10 @@ export function splitGemm(heap: WebAssembly.Memory, job: GemmJob, gemm: Gemm): b
 
   const { control } = helper;
   const id = ++helper.job;
-  control.set([sa, sb, sc, rows, n, k, rowStride, kStride, 0], CONTROL.args);
+  control.set(gemmArgs({ ...job, a: sa, b: sb, c: sc, m: rows }), CONTROL.args);
   Atomics.store(control, CONTROL.job, id);
   Atomics.notify(control, CONTROL.job);
-  gemm(job.a, job.b, job.c, top, n, k, rowStride, kStride, 0);
+  gemm({ ...job, m: top });
   const deadline = performance.now() + TIMEOUT_MS;
   while (Atomics.load(control, CONTROL.done) !== id) {
     if (performance.now() > deadline) {

@@ -3,6 +3,7 @@
  * the shared memory, woken and answered through the control block.
  */
 import { CONTROL, type HelperStart } from "./gemm_helper_protocol.ts";
+import { gemmJobFromArgs } from "./simd/gemm_simd.ts";
 import { instantiateSimdKernels } from "./simd_kernels.ts";
 
 /** The worker global scope, as far as this file uses it. */
@@ -22,8 +23,7 @@ scope.onmessage = (event) => {
     Atomics.wait(control, CONTROL.job, seen);
     seen = Atomics.load(control, CONTROL.job);
     if (seen < 0) break;
-    const args = Array.from(control.subarray(CONTROL.args, CONTROL.args + 9));
-    kernels.gemm(...args);
+    kernels.gemm(gemmJobFromArgs(control.subarray(CONTROL.args, CONTROL.args + 9)));
     Atomics.store(control, CONTROL.done, seen);
     Atomics.notify(control, CONTROL.done);
   }

@@ -1,3 +1,5 @@
+import type * as tf from "@tensorflow/tfjs";
+
 /** Geometry of one 2-D convolution in NHWC layout, as the kernels need it. */
 export interface ConvGeometry {
   batch: number;
@@ -16,6 +18,34 @@ export interface ConvGeometry {
   padLeft: number;
 }
 
+/** The geometry of the convolution TF.js describes as `info`. */
+export function convGeometry(info: tf.backend_util.Conv2DInfo): ConvGeometry {
+  return {
+    batch: info.batchSize,
+    inHeight: info.inHeight,
+    inWidth: info.inWidth,
+    inChannels: info.inChannels,
+    outHeight: info.outHeight,
+    outWidth: info.outWidth,
+    filterHeight: info.filterHeight,
+    filterWidth: info.filterWidth,
+    strideHeight: info.strideHeight,
+    strideWidth: info.strideWidth,
+    dilationHeight: info.dilationHeight,
+    dilationWidth: info.dilationWidth,
+    padTop: info.padInfo.top,
+    padLeft: info.padInfo.left,
+  };
+}
+
+/** The patch matrix's shape: one row per output position, one column per filter weight. */
+export function patchMatrixShape(g: ConvGeometry): { positions: number; patch: number } {
+  return {
+    positions: g.batch * g.outHeight * g.outWidth,
+    patch: g.filterHeight * g.filterWidth * g.inChannels,
+  };
+}
+
 /**
  * Writes the patch matrix of `x` (NHWC) into `out`, shaped
  * [batch * outHeight * outWidth, filterHeight * filterWidth * inChannels]:
@@ -27,8 +57,7 @@ export function im2col(
   g: ConvGeometry,
   out: Float32Array,
 ): void {
-  const rows = g.batch * g.outHeight * g.outWidth;
-  const cols = g.filterHeight * g.filterWidth * g.inChannels;
+  const { positions: rows, patch: cols } = patchMatrixShape(g);
   if (out.length < rows * cols) {
     throw new RangeError(
       `im2col needs an output of ${rows * cols} floats, got ${out.length}`,

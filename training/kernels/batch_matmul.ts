@@ -6,8 +6,10 @@
 import * as tf from "@tensorflow/tfjs";
 import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
 import { splitGemm } from "./gemm_helper.ts";
+import type { GemmJob } from "./simd/gemm_simd.ts";
 import { callKernel, heap, heapMemory, type Info, ptr, simdKernels } from "./wasm_heap.ts";
 
+/** `t` with its last two axes swapped, by the wasm Transpose kernel. */
 export function swapLastTwo(wasm: BackendWasm, t: Info): Info {
   const perm = t.shape.map((_, i) => i);
   const r = perm.length;
@@ -102,7 +104,7 @@ export function withSimdMatMul(fallback: tf.KernelFunc): tf.KernelFunc {
     const right = transposeB ? swapLastTwo(wasm, b) : b;
     const out = wasm.makeOutput([...batch, m, n], "float32");
     const [rowStride, kStride] = transposeA ? [1, m] : [k, 1];
-    const job = {
+    const job: GemmJob = {
       a: ptr(wasm, a),
       b: ptr(wasm, right),
       c: ptr(wasm, out),
@@ -111,11 +113,10 @@ export function withSimdMatMul(fallback: tf.KernelFunc): tf.KernelFunc {
       k,
       rowStride,
       kStride,
+      accumulate: 0,
     };
-    const gemm = simdKernels(wasm).gemm;
-    if (!splitGemm(heapMemory(wasm), job, gemm)) {
-      gemm(job.a, job.b, job.c, m, n, k, rowStride, kStride, 0);
-    }
+    const { gemm } = simdKernels(wasm);
+    if (!splitGemm(heapMemory(wasm), job, gemm)) gemm(job);
     // An empty sum never reaches the kernel's loops.
     if (k === 0) heap(wasm, out).fill(0);
     if (transposeB) wasm.disposeData(right.dataId);

@@ -1,17 +1,31 @@
-/** Geometry of one 2-D max pool in NHWC layout. */
-export interface PoolGeometry {
-  batch: number;
-  inHeight: number;
-  inWidth: number;
-  channels: number;
-  outHeight: number;
-  outWidth: number;
-  filterHeight: number;
-  filterWidth: number;
-  strideHeight: number;
-  strideWidth: number;
-  padTop: number;
-  padLeft: number;
+/** MaxPoolGrad on wasm, which TF.js's wasm backend lacks; see maxPoolGrad(). */
+import type * as tf from "@tensorflow/tfjs";
+import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
+import { isTiled2x2, type PoolGeometry, poolGeometry } from "./pool_geometry.ts";
+import { heap, type Info, type KernelArgs, ptr, simdKernels } from "./wasm_heap.ts";
+
+/**
+ * MaxPoolGrad (NHWC): the model's 2x2 pools in one unrolled SIMD pass,
+ * other pools over channels in groups of 4 in a general SIMD loop, and the
+ * rest in maxPoolGradNhwc(). All three send ties to the first position.
+ */
+export function maxPoolGrad({ inputs, backend, attrs }: KernelArgs): Info {
+  const wasm = backend as BackendWasm;
+  const { dy, input } = inputs as { dy: Info; input: Info };
+  const g = poolGeometry(input, attrs as unknown as tf.MaxPoolGradAttrs);
+  const dx = wasm.makeOutput([...input.shape], input.dtype);
+  const pointers = { x: ptr(wasm, input), dy: ptr(wasm, dy), dx: ptr(wasm, dx) };
+  if (isTiled2x2(g)) {
+    // The unrolled pass writes whole windows; rows and columns past them get nothing.
+    if (g.outHeight * 2 < g.inHeight || g.outWidth * 2 < g.inWidth) heap(wasm, dx).fill(0);
+    simdKernels(wasm).maxPoolGrad2x2(pointers, g);
+  } else if (g.channels % 4 === 0) {
+    heap(wasm, dx).fill(0);
+    simdKernels(wasm).maxPoolGrad(pointers, g);
+  } else {
+    maxPoolGradNhwc(heap(wasm, input), heap(wasm, dy), g, heap(wasm, dx));
+  }
+  return dx;
 }
 
 /**
