@@ -36,6 +36,8 @@ const ARGS = [
 export async function launchChromium(): Promise<BrowserContext & AsyncDisposable> {
   await Deno.mkdir(".tmp", { recursive: true });
   const profile = await Deno.makeTempDir({ dir: ".tmp", prefix: "chromium-" });
+  // Process-wide, so put back on dispose: later tests' temp folders must not land in a deleted one.
+  const previousTmpdir = Deno.env.get("TMPDIR");
   Deno.env.set("TMPDIR", profile);
   Object.defineProperty(process, "env", {
     value: { TMPDIR: profile, __IS_WSL_TEST__: "1" },
@@ -52,6 +54,8 @@ export async function launchChromium(): Promise<BrowserContext & AsyncDisposable
   return Object.assign(context, {
     async [Symbol.asyncDispose]() {
       await context.close().catch(() => {});
+      if (previousTmpdir === undefined) Deno.env.delete("TMPDIR");
+      else Deno.env.set("TMPDIR", previousTmpdir);
       await Deno.remove(profile, { recursive: true }).catch(() => {});
     },
   });
