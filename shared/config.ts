@@ -1,3 +1,4 @@
+import { DEFAULT_REPLY_TOPIC_PREFIX } from "./protocol/schema.ts";
 /** A bad environment setting: scripts print it as one line and exit 1. */
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -63,7 +64,6 @@ export type EnvName = typeof ENV_NAMES[number];
 export type Env = Partial<Record<EnvName, string>>;
 
 /** Where answers may be directed by a request's `reply_to` unless configured otherwise. */
-export const DEFAULT_REPLY_TOPIC_PREFIX = "analysis-responses.";
 
 const TOPIC = /^[A-Za-z0-9._-]{1,249}$/;
 const BROKER = /^[A-Za-z0-9.-]+:\d{1,5}$|^\[[0-9A-Fa-f:]+\]:\d{1,5}$/;

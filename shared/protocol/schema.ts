@@ -1,7 +1,9 @@
-import { DEFAULT_REPLY_TOPIC_PREFIX } from "../config.ts";
 import { CLASS_NAMES, NUM_CLASSES } from "./classes.ts";
 import { CodecError, type CodecErrorCode, type Decoded } from "./codec_error.ts";
 import { decodeImage, encodeImage } from "./image_codec.ts";
+
+/** Where tenants' reply topics start unless KAFKA_REPLY_TOPIC_PREFIX says otherwise. */
+export const DEFAULT_REPLY_TOPIC_PREFIX = "analysis-responses.";
 
 /** Version of the message schema; decoders reject any other. */
 export const SCHEMA_VERSION = 1;
