@@ -58,6 +58,7 @@ export function secureService(name: string): SecureService {
     KAFKA_DLQ_TOPIC: `sec-${tag}-dlq`,
     KAFKA_WORKER_GROUP: `sec-${tag}-workers`,
     KAFKA_REPLY_TOPIC_PREFIX: `sec-${tag}-replies.`,
+    KAFKA_MODEL_TOPIC: `sec-${tag}-models`,
   };
   const env = (principal: Principal) => ({ ...secureEnv(principal), ...names });
   return { names, env, config: (p) => parseConfig(env(p), readSecretFile) };
@@ -87,6 +88,7 @@ function servicePlan(config: Config): PlanInput {
     topics: config.topics,
     workerGroup: config.workerGroup,
     replyTopicPrefix: config.replyTopicPrefix,
+    modelTopic: config.modelTopic,
     clientGroupPrefix: CLIENT_GROUP_PREFIX,
     tenants: [],
   };
@@ -98,7 +100,8 @@ export async function closeSecureService(service: Service): Promise<void> {
   await admin.connect();
   try {
     const { requests, responses, dlq } = service.config.topics;
-    await admin.deleteTopics({ topics: [requests, responses, dlq] }).catch(() => {});
+    const topics = [requests, responses, dlq, service.config.modelTopic];
+    await admin.deleteTopics({ topics }).catch(() => {});
     await revokeAcls(admin, servicePlan(service.config));
   } finally {
     await admin.disconnect();

@@ -6,6 +6,7 @@
  * needs no grant.
  */
 import type { Topics } from "../shared/config.ts";
+import { MODEL_FOLLOW_GROUP_PREFIX } from "../shared/model/catalog.ts";
 
 export type AclOperation = "read" | "write";
 
@@ -24,6 +25,8 @@ export interface PlanInput {
   workerGroup: string;
   /** Every reply_to starts with this (KAFKA_REPLY_TOPIC_PREFIX). */
   replyTopicPrefix: string;
+  /** The compacted topic models are announced on (KAFKA_MODEL_TOPIC). */
+  modelTopic: string;
   /** The `client` principal's consumer groups start with this. */
   clientGroupPrefix: string;
   /** Tenant principals; each gets the reply topic `<replyTopicPrefix><tenant>`. */
@@ -41,7 +44,9 @@ export function tenantReplyTopic(replyTopicPrefix: string, tenant: string): stri
  * idempotent producers, consumers and offset commits need.
  *
  * - worker: reads requests in the worker group; writes responses, dead
- *   letters and replies under the reply prefix.
+ *   letters and replies under the reply prefix; reads the model topic in
+ *   groups `model-follow-...` and writes what it serves there. Publishing
+ *   models (model:publish, rollback, promote) is the admin's.
  * - client: writes requests; reads the shared responses in groups of its prefix.
  * - each tenant: writes requests; reads only its own reply topic, in groups
  *   named `<tenant>-...`.
@@ -67,6 +72,9 @@ export function aclPlan(p: PlanInput): Grant[] {
     topic("worker", p.topics.responses, "write"),
     topic("worker", p.topics.dlq, "write"),
     { ...topic("worker", p.replyTopicPrefix, "write"), pattern: "prefixed" },
+    topic("worker", p.modelTopic, "read"),
+    topic("worker", p.modelTopic, "write"),
+    groups("worker", MODEL_FOLLOW_GROUP_PREFIX),
     topic("client", p.topics.requests, "write"),
     topic("client", p.topics.responses, "read"),
     groups("client", p.clientGroupPrefix),

@@ -15,6 +15,7 @@ import { runMain, UsageError } from "../shared/cli/run_main.ts";
 import { loadConfig } from "../shared/config.ts";
 import { createKafka } from "../shared/kafka/connection.ts";
 import { ensureTopics } from "../server/topics.ts";
+import { ensureModelTopic } from "../shared/kafka/model_topic.ts";
 import {
   aclPlan,
   describeGrant,
@@ -101,6 +102,7 @@ export async function revokeAcls(admin: Admin, plan: PlanInput): Promise<void> {
 
 async function createTopics(admin: Admin, plan: PlanInput, partitions: number): Promise<void> {
   await ensureTopics(admin, plan.topics, { partitions });
+  await ensureModelTopic(admin, plan.modelTopic);
   const existing = new Set(await admin.listTopics());
   const replies = plan.tenants.map((t) => tenantReplyTopic(plan.replyTopicPrefix, t))
     .filter((t) => !existing.has(t));
@@ -129,6 +131,7 @@ async function main(): Promise<void> {
       topics: config.topics,
       workerGroup: config.workerGroup,
       replyTopicPrefix: config.replyTopicPrefix,
+      modelTopic: config.modelTopic,
       clientGroupPrefix: flags["client-group-prefix"],
       tenants,
     }, flags.partitions);

@@ -1,7 +1,12 @@
 import type { Kafka } from "kafkajs";
 import { idempotentProducer, type Sender } from "../shared/kafka/producer.ts";
 import { decodeAnnouncement } from "../shared/model/announcement.ts";
-import { currentKey, encodeServing, servingKey } from "../shared/model/catalog.ts";
+import {
+  currentKey,
+  encodeServing,
+  MODEL_FOLLOW_GROUP_PREFIX,
+  servingKey,
+} from "../shared/model/catalog.ts";
 import { checkModel, type ServingModel } from "../shared/model/model_check.ts";
 import { announcementArtifacts } from "../shared/model/model_artifacts.ts";
 import { artifactsVersion, fileLoader } from "../shared/model/model_io.ts";
@@ -64,7 +69,8 @@ export async function startModelFollower(o: FollowOptions): Promise<ModelFollowe
   const backlog: Uint8Array[] = [];
   const early: (Uint8Array | null)[] = [];
   let deliver: ((value: Uint8Array | null) => void) | undefined;
-  const reader = await followModelTopic(o.kafka, o.topic, `model-follow-${o.worker}`, (r, live) => {
+  const group = `${MODEL_FOLLOW_GROUP_PREFIX}${o.worker}`;
+  const reader = await followModelTopic(o.kafka, o.topic, group, (r, live) => {
     if (r.key !== currentKey(o.name)) return;
     if (!live) {
       if (r.value) backlog.push(r.value);

@@ -5,6 +5,7 @@ const plan = aclPlan({
   topics: { requests: "req", responses: "resp", dlq: "dlq" },
   workerGroup: "workers",
   replyTopicPrefix: "resp.",
+  modelTopic: "models",
   clientGroupPrefix: "fashion-receiver",
   tenants: ["tenant-a", "tenant-b"],
 });
@@ -19,6 +20,9 @@ Deno.test("aclPlan() grants each role only what its process does", async (t) => 
       "User:worker WRITE topic resp",
       "User:worker WRITE topic dlq",
       "User:worker WRITE topic resp.*",
+      "User:worker READ topic models",
+      "User:worker WRITE topic models",
+      "User:worker READ group model-follow-*",
     ]);
   });
   await t.step("client: write requests, read the shared answers in its own groups", () => {

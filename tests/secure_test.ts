@@ -113,6 +113,7 @@ async function removeRun(admin: Admin): Promise<void> {
     topics: config.topics,
     workerGroup: config.workerGroup,
     replyTopicPrefix: config.replyTopicPrefix,
+    modelTopic: config.modelTopic,
     clientGroupPrefix: "fashion-receiver",
     tenants: ["tenant-a", "tenant-b"],
   });

@@ -17,6 +17,12 @@ import { type Announcement, MAX_HISTORY } from "./announcement.ts";
 /** The default model name: the key workers follow unless told otherwise. */
 export const DEFAULT_MODEL_NAME = "fashion-cnn";
 
+/**
+ * Each worker follows the model topic in a consumer group of its own named
+ * with this prefix and its id: the secure cluster grants workers this prefix.
+ */
+export const MODEL_FOLLOW_GROUP_PREFIX = "model-follow-";
+
 /** The key of a model record, parsed. */
 export type ModelKey =
   | { kind: "current"; name: string }
