@@ -305,20 +305,61 @@ export function decodeResponse(bytes: Uint8Array | null | undefined): Decoded<Re
   const id = idResult.value;
   const version = checkVersion(o, what, id);
   if (!version.ok) return version as Decoded<never>;
-  if (o.error !== undefined) {
-    const e = o.error as Record<string, unknown>;
-    if (
-      typeof e !== "object" || e === null || typeof e.code !== "string" ||
-      typeof e.message !== "string"
-    ) {
-      return fail(
-        "invalid_field",
-        `Cannot decode response: expected 'error' to be {code, message} strings`,
-        id,
-      );
-    }
-    return { ok: true, value: { v: 1, id, error: { code: e.code, message: e.message } } };
+  // Any `error` field makes it an error reply: prediction fields are then not required.
+  return o.error !== undefined ? readErrorReply(o, id) : readPrediction(o, id);
+}
+
+/** An error reply's `error`: an object with `code` and `message` strings. */
+function readErrorReply(o: Record<string, unknown>, id: string): Decoded<ErrorReply> {
+  const e = o.error as Record<string, unknown>;
+  if (
+    typeof e !== "object" || e === null || typeof e.code !== "string" ||
+    typeof e.message !== "string"
+  ) {
+    return fail(
+      "invalid_field",
+      `Cannot decode response: expected 'error' to be {code, message} strings`,
+      id,
+    );
   }
+  return { ok: true, value: { v: 1, id, error: { code: e.code, message: e.message } } };
+}
+
+/**
+ * A prediction's fields, checked in a fixed order (index and label,
+ * probabilities, probability, model and worker, times) so that the first bad
+ * field is the one reported.
+ */
+function readPrediction(o: Record<string, unknown>, id: string): Decoded<Prediction> {
+  const index = readClass(o, id);
+  if (!index.ok) return index as Decoded<never>;
+  const probs = readProbabilities(o, id);
+  if (!probs.ok) return probs as Decoded<never>;
+  const served = readServedBy(o, id);
+  if (!served.ok) return served as Decoded<never>;
+  const times = readResponseTimes(o, id);
+  if (!times.ok) return times as Decoded<never>;
+  const [sent_at, received_at, completed_at] = times.value;
+  return {
+    ok: true,
+    value: {
+      v: 1,
+      id,
+      label: o.label as string,
+      index: index.value,
+      probability: served.value.probability,
+      probabilities: probs.value,
+      model: served.value.model,
+      worker: served.value.worker,
+      sent_at,
+      received_at,
+      completed_at,
+    },
+  };
+}
+
+/** The class `index` 0-9, and a `label` that is that class's name. */
+function readClass(o: Record<string, unknown>, id: string): Decoded<number> {
   const index = o.index;
   if (typeof index !== "number" || !Number.isInteger(index) || index < 0 || index >= NUM_CLASSES) {
     return fail(
@@ -336,6 +377,11 @@ export function decodeResponse(bytes: Uint8Array | null | undefined): Decoded<Re
       id,
     );
   }
+  return { ok: true, value: index };
+}
+
+/** `probabilities`: exactly one finite number per class. */
+function readProbabilities(o: Record<string, unknown>, id: string): Decoded<number[]> {
   const probs = o.probabilities;
   if (
     !Array.isArray(probs) || probs.length !== NUM_CLASSES ||
@@ -347,6 +393,14 @@ export function decodeResponse(bytes: Uint8Array | null | undefined): Decoded<Re
       id,
     );
   }
+  return { ok: true, value: probs as number[] };
+}
+
+/** The winning `probability` (finite), and the `model` and `worker` that served it. */
+function readServedBy(
+  o: Record<string, unknown>,
+  id: string,
+): Decoded<{ probability: number; model: string; worker: string }> {
   if (typeof o.probability !== "number" || !Number.isFinite(o.probability)) {
     return fail(
       "invalid_field",
@@ -361,28 +415,21 @@ export function decodeResponse(bytes: Uint8Array | null | undefined): Decoded<Re
       id,
     );
   }
+  return { ok: true, value: { probability: o.probability, model: o.model, worker: o.worker } };
+}
+
+/** `sent_at`, `received_at` and `completed_at`, in that order; the first bad one fails. */
+function readResponseTimes(
+  o: Record<string, unknown>,
+  id: string,
+): Decoded<[number, number, number]> {
   const times: number[] = [];
   for (const key of ["sent_at", "received_at", "completed_at"]) {
-    const t = finiteTime(o, key, what, id);
+    const t = finiteTime(o, key, "response", id);
     if (!t.ok) return t as Decoded<never>;
     times.push(t.value);
   }
-  return {
-    ok: true,
-    value: {
-      v: 1,
-      id,
-      label: o.label as string,
-      index,
-      probability: o.probability,
-      probabilities: probs as number[],
-      model: o.model,
-      worker: o.worker,
-      sent_at: times[0],
-      received_at: times[1],
-      completed_at: times[2],
-    },
-  };
+  return { ok: true, value: [times[0], times[1], times[2]] };
 }
 
 /** Errors found before a request's JSON is read: its key is then the only id there is. */
