@@ -21,7 +21,17 @@ export interface BadRequest {
 /** At least 25 kinds of malformed requests; `tag` makes ids unique per run. */
 export function badRequests(tag: string): BadRequest[] {
   const id = (k: string) => `bad-${tag}-${k}`;
-  const cases: BadRequest[] = [
+  return [
+    ...framingCases(),
+    ...idAndVersionCases(id),
+    ...imageCases(id),
+    ...labelAndTimeCases(id),
+  ];
+}
+
+/** Values that are no JSON object at all (or too big to read): no id to answer. */
+function framingCases(): BadRequest[] {
+  return [
     { kind: "not JSON", value: enc.encode("hello, worker"), code: "invalid_json" },
     { kind: "truncated JSON", value: enc.encode('{"v":1,"id":"x"'), code: "invalid_json" },
     { kind: "a JSON array", value: json([1, 2, 3]), code: "not_object" },
@@ -44,6 +54,15 @@ export function badRequests(tag: string): BadRequest[] {
       value: enc.encode("[".repeat(2000) + "]".repeat(2000)),
       code: "not_object",
     },
+  ];
+}
+
+/**
+ * A bad id (so nothing to answer to), then a bad version beside a good id;
+ * `id` makes the readable ids unique per run.
+ */
+function idAndVersionCases(id: (k: string) => string): BadRequest[] {
+  return [
     { kind: "missing id", value: json({ v: 1, image: IMAGE, sent_at: 1 }), code: "missing_field" },
     { kind: "numeric id", value: json({ ...good("x"), id: 42 }), code: "invalid_id" },
     { kind: "empty id", value: json({ ...good("x"), id: "" }), code: "invalid_id" },
@@ -67,6 +86,12 @@ export function badRequests(tag: string): BadRequest[] {
       code: "unsupported_version",
       id: id("vs"),
     },
+  ];
+}
+
+/** A missing or malformed image: not base64, not strict base64, or not 784 bytes. */
+function imageCases(id: (k: string) => string): BadRequest[] {
+  return [
     {
       kind: "missing image",
       value: json({ v: 1, id: id("noimg"), sent_at: 1 }),
@@ -130,6 +155,12 @@ export function badRequests(tag: string): BadRequest[] {
       code: "wrong_image_size",
       id: id("0b"),
     },
+  ];
+}
+
+/** A label that is no integer 0-9, and a sent_at that is missing, not finite or negative. */
+function labelAndTimeCases(id: (k: string) => string): BadRequest[] {
+  return [
     {
       kind: "label 10",
       value: json({ ...good(id("l10")), label: 10 }),
@@ -178,5 +209,4 @@ export function badRequests(tag: string): BadRequest[] {
       id: id("negt"),
     },
   ];
-  return cases;
 }
