@@ -64,6 +64,32 @@ export function partitionLag(highWatermark: string, nextOffset: string): number 
 export function createWorkerMetrics(sources: ProcessSources): WorkerMetrics {
   const registry = new Registry();
   const registers = [registry];
+  // The exposition text lists metrics in the order they are created here.
+  const serving = servingMetrics(registers);
+  const partitions = partitionMetrics(registers);
+  const model = modelMetrics(registers);
+  processMetrics(registers, sources);
+  return {
+    ...servingMethods(serving),
+    ...partitionMethods(partitions),
+    ...modelMethods(model),
+    text: () => registry.metrics(),
+    contentType: registry.contentType,
+  };
+}
+
+/** The registries a metric joins: always the one of its process. */
+type Registers = Registry[];
+
+/** Requests by outcome, and the time and size of each predict and each request. */
+interface ServingMetrics {
+  requests: Counter<"outcome" | "code">;
+  batchSize: Histogram;
+  predictSeconds: Histogram;
+  endToEnd: Histogram;
+}
+
+function servingMetrics(registers: Registers): ServingMetrics {
   const requests = new Counter({
     name: "fashion_requests_total",
     help: "Requests handled, by outcome (prediction, error_reply, dead_letter) and error code",
@@ -90,6 +116,16 @@ export function createWorkerMetrics(sources: ProcessSources): WorkerMetrics {
     buckets: END_TO_END_BUCKETS,
     registers,
   });
+  return { requests, batchSize, predictSeconds, endToEnd };
+}
+
+/** The Kafka side: per assigned partition, the lag and the committed offset. */
+interface PartitionMetrics {
+  lag: Gauge<"partition">;
+  committed: Gauge<"partition">;
+}
+
+function partitionMetrics(registers: Registers): PartitionMetrics {
   const lag = new Gauge({
     name: "fashion_consumer_lag",
     help: "Requests in an assigned partition not yet served (high watermark minus next offset)",
@@ -102,6 +138,16 @@ export function createWorkerMetrics(sources: ProcessSources): WorkerMetrics {
     labelNames: ["partition"] as const,
     registers,
   });
+  return { lag, committed };
+}
+
+/** The model served, and the announcements refused. */
+interface ModelMetrics {
+  modelInfo: Gauge<"version">;
+  modelRefused: Counter<"code">;
+}
+
+function modelMetrics(registers: Registers): ModelMetrics {
   const modelInfo = new Gauge({
     name: "fashion_model_info",
     help: "The model served (content hash of topology and weights); always 1",
@@ -114,7 +160,11 @@ export function createWorkerMetrics(sources: ProcessSources): WorkerMetrics {
     labelNames: ["code"] as const,
     registers,
   });
-  // Read at each scrape rather than kept up to date.
+  return { modelInfo, modelRefused };
+}
+
+/** Tensors and memory, read from `sources` at each scrape rather than kept up to date. */
+function processMetrics(registers: Registers, sources: ProcessSources): void {
   const sampled: [string, string, () => number][] = [
     [
       "fashion_tfjs_tensors",
@@ -139,44 +189,62 @@ export function createWorkerMetrics(sources: ProcessSources): WorkerMetrics {
       },
     });
   }
+}
 
-  const seen = new Set<number>();
+function servingMethods(
+  m: ServingMetrics,
+): Pick<WorkerMetrics, "observeBatch" | "countOutcome" | "observeEndToEnd"> {
   return {
     observeBatch(size, seconds) {
-      batchSize.observe(size);
-      predictSeconds.observe(seconds);
+      m.batchSize.observe(size);
+      m.predictSeconds.observe(seconds);
     },
     countOutcome(outcome, code) {
-      requests.inc(code === undefined ? { outcome } : { outcome, code });
+      m.requests.inc(code === undefined ? { outcome } : { outcome, code });
     },
     observeEndToEnd(seconds) {
       // sent_at is the client's clock: a skewed one must not give a negative latency.
-      endToEnd.observe(Math.max(0, seconds));
+      m.endToEnd.observe(Math.max(0, seconds));
     },
+  };
+}
+
+function partitionMethods(
+  m: PartitionMetrics,
+): Pick<WorkerMetrics, "setLag" | "setCommitted" | "keepPartitions"> {
+  // The partitions with series, so those no longer assigned can be dropped.
+  const seen = new Set<number>();
+  return {
     setLag(partition, value) {
       seen.add(partition);
-      lag.set({ partition: String(partition) }, value);
+      m.lag.set({ partition: String(partition) }, value);
     },
     setCommitted(partition, offset) {
       seen.add(partition);
-      committed.set({ partition: String(partition) }, offset);
+      m.committed.set({ partition: String(partition) }, offset);
     },
     keepPartitions(partitions) {
       for (const p of [...seen]) {
         if (partitions.includes(p)) continue;
         seen.delete(p);
-        lag.remove({ partition: String(p) });
-        committed.remove({ partition: String(p) });
+        m.lag.remove({ partition: String(p) });
+        m.committed.remove({ partition: String(p) });
       }
     },
+  };
+}
+
+function modelMethods(
+  m: ModelMetrics,
+): Pick<WorkerMetrics, "setModelVersion" | "countModelRefused"> {
+  return {
     setModelVersion(version) {
-      modelInfo.reset();
-      modelInfo.set({ version }, 1);
+      // One series only: the old version's would otherwise stay at 1.
+      m.modelInfo.reset();
+      m.modelInfo.set({ version }, 1);
     },
     countModelRefused(code) {
-      modelRefused.inc({ code });
+      m.modelRefused.inc({ code });
     },
-    text: () => registry.metrics(),
-    contentType: registry.contentType,
   };
 }
