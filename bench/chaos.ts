@@ -94,11 +94,48 @@ function modelsPass(r: ModelSwapResult): boolean {
     r.swapP99 <= 2 * r.steadyP99;
 }
 
+/** What to run, from the flags. */
+interface Plan {
+  cases: Set<string>;
+  count: number;
+  rate: number;
+  model: string;
+}
+
+/** What the cases found, for the table, chaos.json and the exit code. */
+interface SuiteOutcome {
+  results: CaseResult[];
+  /** The bad-input case's figures, as written to chaos.json; absent when it did not run. */
+  badSummary?: Record<string, unknown>;
+  modelsOk: boolean;
+}
+
 async function main(): Promise<number> {
-  const flags = parseCli(Deno.args, CLI);
-  if (!flags) return 0;
+  const plan = parsePlan(Deno.args);
+  if (!plan) return 0;
+  const wasRunning = await prepareBroker(plan.model);
+  const set = await loadFashionMnist(SYSTEM_DATA_DIR, "test");
+  const outcome = await restoringBroker(wasRunning, () => runCases(plan, set));
+  printTable(outcome.results);
+  await writeResults(plan.rate, outcome);
+  return verdict(plan.cases, outcome);
+}
+
+/** The flags as a plan, or undefined when --help was answered. */
+function parsePlan(args: string[]): Plan | undefined {
+  const flags = parseCli(args, CLI);
+  if (!flags) return undefined;
   const cases = parseCases(flags.cases);
   const { count, rate, model } = flags;
+  return { cases, count, rate, model };
+}
+
+/**
+ * Checks that the model exists and that any broker answering is kafka:start's
+ * own (the suite restarts brokers), then starts one if none answers.
+ * Returns whether one was running before, to restart it at the end.
+ */
+async function prepareBroker(model: string): Promise<boolean> {
   if (!(await exists(`${model}/model.json`))) {
     throw new Error(`No model at ${model}: run 'deno task train' first or pass --model DIR`);
   }
@@ -110,7 +147,25 @@ async function main(): Promise<number> {
     );
   }
   if (!wasRunning) await runTask("kafka:start");
-  const set = await loadFashionMnist(SYSTEM_DATA_DIR, "test");
+  return wasRunning;
+}
+
+/**
+ * Runs `work`, then, even when it throws, stops the brokers the suite ran
+ * (deleting their data) and restarts the single broker if one ran before.
+ */
+async function restoringBroker<T>(wasRunning: boolean, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } finally {
+    await runTask("kafka:stop", ["--clean"]).catch(() => {});
+    if (wasRunning) await runTask("kafka:start");
+  }
+}
+
+/** Runs the chosen cases in order, printing each one's line as it ends. */
+async function runCases(plan: Plan, set: CaseOptions["set"]): Promise<SuiteOutcome> {
+  const { cases, count, rate, model } = plan;
   const options = (tag: string, n: number, brokers?: string): CaseOptions => ({
     service: uniqueService(`chaos-${tag}`, { brokers }),
     model,
@@ -118,86 +173,99 @@ async function main(): Promise<number> {
     count: n,
     rate,
   });
-  const results: CaseResult[] = [];
-  let badSummary: Record<string, unknown> | undefined;
-  let modelsOk = true;
+  const outcome: SuiteOutcome = { results: [], modelsOk: true };
   const report = (r: CaseResult) => {
-    results.push(r);
-    console.error(
-      `${r.name}: sent ${r.sent}, answered ${r.answered} (${r.errorReplies} by error replies), lost ${r.lost}, duplicated ${r.duplicated} (${
-        r.seconds.toFixed(1)
-      } s)${r.notes.length ? `\n  ${r.notes.join("\n  ")}` : ""}`,
-    );
+    outcome.results.push(r);
+    printCase(r);
   };
-  try {
-    if (cases.has("bad")) {
-      const bad = await badInput({
-        service: uniqueService("chaos-bad"),
-        model,
-        set,
-        good: count / 4,
-        bad: badRequests("chaos"),
-      });
-      const misfiled = bad.deadLetters.filter((d) => d.got !== d.expected);
-      console.error(
-        `bad input: ${bad.kinds} kinds of malformed requests in a stream of ${bad.good} good ones: ` +
-          `${
-            bad.kinds - misfiled.length
-          } in the DLQ with the expected code, ${bad.errorReplies.length} of ${bad.expectedReplies} error replies, ` +
-          `${bad.goodAnswered} of ${bad.goodSentMixed} good predicted, ${bad.goodErrorReplies} good given an error reply, ` +
-          `by ${bad.workers.size} worker (exited: ${bad.workerExited}); ` +
-          `good throughput ${bad.goodPerSecondClean.toFixed(0)}/s alone, ${
-            bad.goodPerSecondMixed.toFixed(0)
-          }/s mixed (clean, mixed, clean, mixed)`,
-      );
-      for (const m of misfiled) console.error(`  ${m.kind}: expected ${m.expected}, got ${m.got}`);
-      const wrongReplies = bad.errorReplies.filter((r) => r.code !== r.expected);
-      for (const r of wrongReplies) {
-        console.error(`  reply ${r.id}: expected ${r.expected}, got ${r.code}`);
-      }
-      badSummary = {
-        kinds: bad.kinds,
-        dead_letters_with_expected_code: bad.kinds - misfiled.length,
-        dead_letters: bad.deadLetters.map(({ kind, expected, got }) => ({ kind, expected, got })),
-        error_replies: bad.errorReplies.length,
-        error_replies_with_expected_code: bad.errorReplies.length - wrongReplies.length,
-        expected_error_replies: bad.expectedReplies,
-        good_per_stream: bad.good,
-        good_sent_mixed: bad.goodSentMixed,
-        good_predicted_mixed: bad.goodAnswered,
-        good_error_replies: bad.goodErrorReplies,
-        worker_restarted: bad.workerExited || bad.workers.size !== 1,
-        good_per_second_runs: bad.goodPerSecondRuns,
-        good_per_second_alone: bad.goodPerSecondClean,
-        good_per_second_mixed: bad.goodPerSecondMixed,
-      };
-    }
-    // Half rate: each replacement needs a few seconds to start, and all three
-    // kills should land while requests are still arriving.
-    if (cases.has("kill")) {
-      report(await killWorkers({ ...options("kill", count), rate: rate / 2, kills: 3 }));
-    }
-    if (cases.has("receiver")) {
-      report(await restartReceiver(options("receiver", count / 2)));
-    }
-    if (cases.has("broker")) {
-      report(await restartBroker(options("broker", count / 2)));
-    }
-    if (cases.has("models")) {
-      const r = await modelsCase(options("models", count / 2));
-      report(r);
-      modelsOk = modelsPass(r);
-    }
-    if (cases.has("cluster")) {
-      await runTask("kafka:stop");
-      await runTask("kafka:start", ["--brokers", "3"]);
-      const cluster = "127.0.0.1:9092,127.0.0.1:9094,127.0.0.1:9096";
-      report(await killBroker(options("cluster", count / 2, cluster)));
-    }
-  } finally {
-    await runTask("kafka:stop", ["--clean"]).catch(() => {});
-    if (wasRunning) await runTask("kafka:start");
+  if (cases.has("bad")) outcome.badSummary = await badCase(model, set, count);
+  // Half rate: each replacement needs a few seconds to start, and all three
+  // kills should land while requests are still arriving.
+  if (cases.has("kill")) {
+    report(await killWorkers({ ...options("kill", count), rate: rate / 2, kills: 3 }));
   }
+  if (cases.has("receiver")) {
+    report(await restartReceiver(options("receiver", count / 2)));
+  }
+  if (cases.has("broker")) {
+    report(await restartBroker(options("broker", count / 2)));
+  }
+  if (cases.has("models")) {
+    const r = await modelsCase(options("models", count / 2));
+    report(r);
+    outcome.modelsOk = modelsPass(r);
+  }
+  if (cases.has("cluster")) {
+    await runTask("kafka:stop");
+    await runTask("kafka:start", ["--brokers", "3"]);
+    const cluster = "127.0.0.1:9092,127.0.0.1:9094,127.0.0.1:9096";
+    report(await killBroker(options("cluster", count / 2, cluster)));
+  }
+  return outcome;
+}
+
+/** One case's line on stderr, with its notes below it. */
+function printCase(r: CaseResult): void {
+  console.error(
+    `${r.name}: sent ${r.sent}, answered ${r.answered} (${r.errorReplies} by error replies), lost ${r.lost}, duplicated ${r.duplicated} (${
+      r.seconds.toFixed(1)
+    } s)${r.notes.length ? `\n  ${r.notes.join("\n  ")}` : ""}`,
+  );
+}
+
+/**
+ * The bad-input case: malformed requests mixed into a stream of `count / 4`
+ * good ones. Prints what it found and returns its figures for chaos.json.
+ */
+async function badCase(
+  model: string,
+  set: CaseOptions["set"],
+  count: number,
+): Promise<Record<string, unknown>> {
+  const bad = await badInput({
+    service: uniqueService("chaos-bad"),
+    model,
+    set,
+    good: count / 4,
+    bad: badRequests("chaos"),
+  });
+  const misfiled = bad.deadLetters.filter((d) => d.got !== d.expected);
+  console.error(
+    `bad input: ${bad.kinds} kinds of malformed requests in a stream of ${bad.good} good ones: ` +
+      `${
+        bad.kinds - misfiled.length
+      } in the DLQ with the expected code, ${bad.errorReplies.length} of ${bad.expectedReplies} error replies, ` +
+      `${bad.goodAnswered} of ${bad.goodSentMixed} good predicted, ${bad.goodErrorReplies} good given an error reply, ` +
+      `by ${bad.workers.size} worker (exited: ${bad.workerExited}); ` +
+      `good throughput ${bad.goodPerSecondClean.toFixed(0)}/s alone, ${
+        bad.goodPerSecondMixed.toFixed(0)
+      }/s mixed (clean, mixed, clean, mixed)`,
+  );
+  for (const m of misfiled) console.error(`  ${m.kind}: expected ${m.expected}, got ${m.got}`);
+  const wrongReplies = bad.errorReplies.filter((r) => r.code !== r.expected);
+  for (const r of wrongReplies) {
+    console.error(`  reply ${r.id}: expected ${r.expected}, got ${r.code}`);
+  }
+  return {
+    kinds: bad.kinds,
+    dead_letters_with_expected_code: bad.kinds - misfiled.length,
+    dead_letters: bad.deadLetters.map(({ kind, expected, got }) => ({ kind, expected, got })),
+    error_replies: bad.errorReplies.length,
+    error_replies_with_expected_code: bad.errorReplies.length - wrongReplies.length,
+    expected_error_replies: bad.expectedReplies,
+    good_per_stream: bad.good,
+    good_sent_mixed: bad.goodSentMixed,
+    good_predicted_mixed: bad.goodAnswered,
+    good_error_replies: bad.goodErrorReplies,
+    worker_restarted: bad.workerExited || bad.workers.size !== 1,
+    good_per_second_runs: bad.goodPerSecondRuns,
+    good_per_second_alone: bad.goodPerSecondClean,
+    good_per_second_mixed: bad.goodPerSecondMixed,
+  };
+}
+
+/** The machine, then one Markdown table row per case, on stdout. */
+function printTable(results: CaseResult[]): void {
   console.log(`machine: ${machineDescription()}`);
   console.log("");
   console.log("| case | sent | answered | error replies | lost | duplicated | seconds |");
@@ -209,6 +277,10 @@ async function main(): Promise<number> {
       } |`,
     );
   }
+}
+
+/** bench/results/chaos.json: the machine, the command, and every case's figures. */
+async function writeResults(rate: number, outcome: SuiteOutcome): Promise<void> {
   await Deno.mkdir("bench/results", { recursive: true });
   await writeFileAtomic(
     "bench/results/chaos.json",
@@ -217,26 +289,41 @@ async function main(): Promise<number> {
         machine: machineDescription(),
         command: `deno task chaos ${Deno.args.join(" ")}`.trim(),
         rate,
-        results,
-        bad_input: badSummary ?? null,
+        results: outcome.results,
+        bad_input: outcome.badSummary ?? null,
       },
       null,
       2,
     ) + "\n",
   );
+}
+
+/**
+ * Prints the totals and what failed; the exit code: 0 when nothing was lost,
+ * no good request got an error reply, and the bad-input and model checks held.
+ */
+function verdict(cases: Set<string>, outcome: SuiteOutcome): number {
+  const { results, badSummary, modelsOk } = outcome;
   const lost = results.reduce((n, r) => n + r.lost, 0);
   const errorReplies = results.reduce((n, r) => n + r.errorReplies, 0);
   console.log(lost === 0 ? "\nlost: 0 in every case" : `\nLOST ${lost} requests`);
   if (badSummary) console.log(`bad input: ${JSON.stringify(badSummary)}`);
-  const badOk = !cases.has("bad") || badSummary !== undefined &&
-      badSummary.dead_letters_with_expected_code === badSummary.kinds &&
-      badSummary.error_replies === badSummary.expected_error_replies &&
-      badSummary.error_replies_with_expected_code === badSummary.expected_error_replies &&
-      badSummary.good_predicted_mixed === badSummary.good_sent_mixed &&
-      badSummary.good_error_replies === 0 && !badSummary.worker_restarted;
+  const badOk = !cases.has("bad") || badSummary !== undefined && badInputPass(badSummary);
   if (errorReplies > 0) console.log(`${errorReplies} good requests got an error reply`);
   if (!modelsOk) console.log("models: a check of the model-swap case failed (see its notes)");
   return lost === 0 && errorReplies === 0 && badOk && modelsOk ? 0 : 1;
+}
+
+/**
+ * The bad-input case's checks: every bad request dead-lettered and answered
+ * with its expected code, every good one predicted, and the worker never restarted.
+ */
+function badInputPass(s: Record<string, unknown>): boolean {
+  return s.dead_letters_with_expected_code === s.kinds &&
+    s.error_replies === s.expected_error_replies &&
+    s.error_replies_with_expected_code === s.expected_error_replies &&
+    s.good_predicted_mixed === s.good_sent_mixed &&
+    s.good_error_replies === 0 && !s.worker_restarted;
 }
 
 if (import.meta.main) await runMain(main);
