@@ -15,6 +15,7 @@ import { writeFileAtomic } from "../shared/fs/atomic_write.ts";
 import { startHelperThreads, stopGemmHelper } from "../training/kernels/gemm_helper.ts";
 import { registerTrainingKernels } from "../training/kernels/registry.ts";
 import { WasmAdamOptimizer } from "../training/wasm_adam.ts";
+import { fuseConvReluPool } from "../training/conv_pool_fusion.ts";
 import { seededRandom, shuffleInPlace } from "../training/random.ts";
 import { benchCommand, machineDescription } from "./machine.ts";
 import { dirname } from "node:path";
@@ -69,6 +70,8 @@ async function timeBatches(
   onBatch?: (i: number) => void,
 ): Promise<Timing> {
   const model = createModel({ seed: 1, optimizer: new WasmAdamOptimizer() });
+  // As fit() trains: the conv block fused on wasm (a no-op on cpu).
+  fuseConvReluPool(model);
   // One warm-up step: kernel setup and operator caches are not per-epoch costs.
   await step(model, set, order.subarray(0, batchSize));
   const steps: number[] = [];

@@ -1,0 +1,85 @@
+/**
+ * Builds conv_relu_pool.wasm from conv_relu_pool.c with Debian's clang and
+ * lld (`apt-get install clang lld`): `deno task kernels:build`. The built
+ * file is committed, so training needs no toolchain; `--check` (CI) builds
+ * to a scratch file and fails when the committed binary differs from it.
+ * The module imports its memory (env.memory) to run on TF.js's wasm heap,
+ * and exports its stack pointer (see conv_relu_pool_wasm.ts for why).
+ */
+import { runMain, UsageError } from "../../../shared/cli/run_main.ts";
+
+const here = new URL(".", import.meta.url).pathname;
+const SOURCE = "conv_relu_pool.c";
+const OUTPUT = "conv_relu_pool.wasm";
+const EXPORTS = [
+  "conv_relu_pool",
+  "conv_relu_pool_filter_grad",
+  "conv_relu_pool_bias_grad",
+  "conv_relu_pool_input_grad",
+  "__stack_pointer",
+];
+
+/** clang's arguments building `source` into `output` (paths relative to this folder). */
+export function clangArgs(source: string, output: string): string[] {
+  return [
+    "--target=wasm32",
+    "-O3",
+    "-msimd128",
+    "-mbulk-memory",
+    "-mmutable-globals",
+    "-nostdlib",
+    "-Wl,--no-entry",
+    "-Wl,--import-memory",
+    "-Wl,--strip-all",
+    "-Wl,-z,stack-size=65536",
+    ...EXPORTS.map((name) => `-Wl,--export=${name}`),
+    "-o",
+    output,
+    source,
+  ];
+}
+
+async function clang(output: string): Promise<void> {
+  const { code, stderr } = await new Deno.Command("clang", {
+    args: clangArgs(SOURCE, output),
+    cwd: here,
+    stdout: "inherit",
+    stderr: "piped",
+  }).output();
+  if (code !== 0) {
+    throw new Error(`clang exited with ${code}: ${new TextDecoder().decode(stderr)}`);
+  }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
+async function main(): Promise<void> {
+  const check = Deno.args[0] === "--check";
+  if (Deno.args.length > 1 || (Deno.args.length === 1 && !check)) {
+    throw new UsageError(`Expected no argument or --check, got ${Deno.args.join(" ")}`);
+  }
+  if (!check) {
+    await clang(OUTPUT);
+    console.log(`built ${here}${OUTPUT}`);
+    return;
+  }
+  const scratch = ".check.wasm";
+  try {
+    await clang(scratch);
+    const [built, committed] = await Promise.all(
+      [scratch, OUTPUT].map((f) => Deno.readFile(here + f)),
+    );
+    if (!sameBytes(built, committed)) {
+      throw new Error(
+        `${OUTPUT} does not match ${SOURCE}: run deno task kernels:build and commit it`,
+      );
+    }
+    console.log(`${OUTPUT} matches ${SOURCE}`);
+  } finally {
+    await Deno.remove(here + scratch).catch(() => {});
+  }
+}
+
+if (import.meta.main) await runMain(main);
