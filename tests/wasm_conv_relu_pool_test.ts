@@ -11,6 +11,8 @@ import {
   registerConvReluPool,
 } from "../training/kernels/conv_relu_pool.ts";
 import { fuseConvReluPool } from "../training/conv_pool_fusion.ts";
+import { splitConvBlocks } from "../training/kernels/conv_relu_pool_split.ts";
+import { startGemmHelper, stopGemmHelper } from "../training/kernels/gemm_helper.ts";
 import { seededRandom } from "../training/random.ts";
 import { needsPermissions } from "./_support.ts";
 
@@ -82,6 +84,29 @@ Deno.test({
         const actual = await outputAndGrads(c, convReluPool);
         ["y", "dx", "dW", "db"].forEach((what, i) => assertClose(actual[i], expected[i], what));
       });
+    }
+  },
+});
+
+Deno.test({
+  name: "convReluPool() split across the helper thread matches the cpu backend, with its gradients",
+  ...needsPermissions(),
+  async fn() {
+    const c: Case = { name: "batch 16", x: [16, 28, 28, 1], filter: [3, 3, 1, 32] };
+    await useBackend("cpu");
+    const expected = await outputAndGrads(c, reference);
+    await useBackend("wasm");
+    registerTrainingKernels();
+    registerConvReluPool();
+    assert.ok(await startGemmHelper(), "the helper thread starts (2 cores)");
+    try {
+      const before = splitConvBlocks();
+      const actual = await outputAndGrads(c, convReluPool);
+      // Two forward passes (y, and again under tf.grads) and one filter gradient.
+      assert.equal(splitConvBlocks() - before, 3, "forward passes and filter gradients split");
+      ["y", "dx", "dW", "db"].forEach((what, i) => assertClose(actual[i], expected[i], what));
+    } finally {
+      stopGemmHelper();
     }
   },
 });

@@ -10,7 +10,8 @@
 import * as tf from "@tensorflow/tfjs";
 import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
 import { type ConvPoolGeometry, convPoolKernels, MAX_PATCH } from "./conv_relu_pool_wasm.ts";
-import { heap, type Info, type KernelArgs, ptr } from "./wasm_heap.ts";
+import { heap, heapMemory, type Info, type KernelArgs, ptr } from "./wasm_heap.ts";
+import { splitFilterGrad, splitForward } from "./conv_relu_pool_split.ts";
 
 /** The forward kernel: inputs x, filter, bias; output the pooled relu. */
 export const CONV_RELU_POOL = "FashionConvReluPool";
@@ -73,13 +74,15 @@ function pooledSize(g: ConvPoolGeometry): number {
 /** Runs the forward pass into `y`, returning a new buffer of winning positions. */
 function runForward(wasm: BackendWasm, g: ConvPoolGeometry, x: Info, w: Info, b: Info, y: Info) {
   const arg = wasm.makeOutput([Math.ceil(pooledSize(g) / 4)], "int32");
-  convPoolKernels(wasm).forward(g, {
+  const kernels = convPoolKernels(wasm);
+  const p = {
     x: ptr(wasm, x),
     w: ptr(wasm, w),
     bias: ptr(wasm, b),
     y: ptr(wasm, y),
     arg: ptr(wasm, arg),
-  });
+  };
+  if (!splitForward(heapMemory(wasm), kernels, g, p)) kernels.forward(g, p);
   return arg;
 }
 
@@ -135,16 +138,11 @@ function gradKernel(
   };
 }
 
-const filterGradKernel = gradKernel(
-  (i) => i.filter,
-  (wasm, g, i, out, arg) =>
-    convPoolKernels(wasm).filterGrad(g, {
-      x: ptr(wasm, i.x),
-      dy: ptr(wasm, i.dy),
-      arg,
-      dw: ptr(wasm, out),
-    }),
-);
+const filterGradKernel = gradKernel((i) => i.filter, (wasm, g, i, out, arg) => {
+  const kernels = convPoolKernels(wasm);
+  const p = { x: ptr(wasm, i.x), dy: ptr(wasm, i.dy), arg, dw: ptr(wasm, out) };
+  if (!splitFilterGrad(heapMemory(wasm), kernels, g, p)) kernels.filterGrad(g, p);
+});
 
 const biasGradKernel = gradKernel(
   (i) => i.bias,

@@ -1,16 +1,20 @@
 /**
- * Builds conv_relu_pool.wasm from conv_relu_pool.c with Debian's clang and
+ * Builds conv_relu_pool.wasm and conv_relu_pool_shared.wasm from conv_relu_pool.c with Debian's clang and
  * lld (`apt-get install clang lld`): `deno task kernels:build`. The built
  * file is committed, so training needs no toolchain; `--check` (CI) builds
  * to a scratch file and fails when the committed binary differs from it.
- * The module imports its memory (env.memory) to run on TF.js's wasm heap,
- * and exports its stack pointer (see conv_relu_pool_wasm.ts for why).
+ * Both import their memory (env.memory): the first runs on TF.js's wasm
+ * heap, the second on the helper thread's shared memory. Both export their
+ * stack pointer (see conv_relu_pool_wasm.ts for why).
  */
 import { runMain, UsageError } from "../../../shared/cli/run_main.ts";
 
 const here = new URL(".", import.meta.url).pathname;
 const SOURCE = "conv_relu_pool.c";
-const OUTPUT = "conv_relu_pool.wasm";
+/** The builds: one for TF.js's heap, one for the helper thread's shared memory. */
+const OUTPUTS = { heap: "conv_relu_pool.wasm", shared: "conv_relu_pool_shared.wasm" };
+/** The shared memory's limit: gemm_helper.ts's MAX_PAGES (1 GiB). */
+const SHARED_MAX_BYTES = 1_073_741_824;
 const EXPORTS = [
   "conv_relu_pool",
   "conv_relu_pool_filter_grad",
@@ -20,7 +24,10 @@ const EXPORTS = [
 ];
 
 /** clang's arguments building `source` into `output` (paths relative to this folder). */
-export function clangArgs(source: string, output: string): string[] {
+export function clangArgs(source: string, output: string, shared: boolean): string[] {
+  const sharedMemory = shared
+    ? ["-matomics", "-Wl,--shared-memory", `-Wl,--max-memory=${SHARED_MAX_BYTES}`]
+    : [];
   return [
     "--target=wasm32",
     "-O3",
@@ -28,6 +35,7 @@ export function clangArgs(source: string, output: string): string[] {
     "-mbulk-memory",
     "-mmutable-globals",
     "-nostdlib",
+    ...sharedMemory,
     "-Wl,--no-entry",
     "-Wl,--import-memory",
     "-Wl,--strip-all",
@@ -39,9 +47,9 @@ export function clangArgs(source: string, output: string): string[] {
   ];
 }
 
-async function clang(output: string): Promise<void> {
+async function clang(output: string, shared: boolean): Promise<void> {
   const { code, stderr } = await new Deno.Command("clang", {
-    args: clangArgs(SOURCE, output),
+    args: clangArgs(SOURCE, output, shared),
     cwd: here,
     stdout: "inherit",
     stderr: "piped",
@@ -60,23 +68,29 @@ async function main(): Promise<void> {
   if (Deno.args.length > 1 || (Deno.args.length === 1 && !check)) {
     throw new UsageError(`Expected no argument or --check, got ${Deno.args.join(" ")}`);
   }
-  if (!check) {
-    await clang(OUTPUT);
-    console.log(`built ${here}${OUTPUT}`);
-    return;
+  for (const [kind, output] of Object.entries(OUTPUTS)) {
+    if (check) await checkOne(output, kind === "shared");
+    else {
+      await clang(output, kind === "shared");
+      console.log(`built ${here}${output}`);
+    }
   }
+}
+
+/** Builds `output` to a scratch file and fails when it differs from the committed one. */
+async function checkOne(output: string, shared: boolean): Promise<void> {
   const scratch = ".check.wasm";
   try {
-    await clang(scratch);
+    await clang(scratch, shared);
     const [built, committed] = await Promise.all(
-      [scratch, OUTPUT].map((f) => Deno.readFile(here + f)),
+      [scratch, output].map((f) => Deno.readFile(here + f)),
     );
     if (!sameBytes(built, committed)) {
       throw new Error(
-        `${OUTPUT} does not match ${SOURCE}: run deno task kernels:build and commit it`,
+        `${output} does not match ${SOURCE}: run deno task kernels:build and commit it`,
       );
     }
-    console.log(`${OUTPUT} matches ${SOURCE}`);
+    console.log(`${output} matches ${SOURCE}`);
   } finally {
     await Deno.remove(here + scratch).catch(() => {});
   }
