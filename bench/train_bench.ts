@@ -113,6 +113,8 @@ async function main(): Promise<void> {
   );
   const epochBatches = Math.floor(epochImages / batchSize);
 
+  // Other work on the machine shows in the step times: record how much there was.
+  const loadBefore = Deno.loadavg()[0];
   await useBackend("wasm");
   registerTrainingKernels();
   const threads = await startHelperThreads(wantThreads);
@@ -127,6 +129,7 @@ async function main(): Promise<void> {
     stopGemmHelper();
   }
   const epochSeconds = epoch.seconds;
+  const loadAfter = Deno.loadavg()[0];
   await useBackend("cpu");
   const cpuSeconds = (await timeBatches(set, order, ratioBatches, batchSize)).seconds;
   const at = (q: number) => epoch.steps[Math.floor(q * (epoch.steps.length - 1))];
@@ -142,6 +145,7 @@ async function main(): Promise<void> {
     wasm_step_ms_p10: at(0.1),
     wasm_step_ms_median: at(0.5),
     wasm_step_ms_p90: at(0.9),
+    load_average_1m: { before: loadBefore, after_epoch: loadAfter },
     ratio_batches: ratioBatches,
     wasm_ms_per_step_ratio_run: (wasmSeconds / ratioBatches) * 1000,
     cpu_ms_per_step: (cpuSeconds / ratioBatches) * 1000,
@@ -152,6 +156,9 @@ async function main(): Promise<void> {
   console.log(
     `wasm: ${result.wasm_seconds_per_epoch.toFixed(1)} s per 60,000-image epoch ` +
       `(${result.wasm_ms_per_step.toFixed(1)} ms/step over ${epochBatches} steps)`,
+  );
+  console.log(
+    `load average (1 min): ${loadBefore.toFixed(2)} before, ${loadAfter.toFixed(2)} after`,
   );
   console.log(
     `wasm step time: p10 ${at(0.1).toFixed(1)} ms, median ${at(0.5).toFixed(1)} ms, p90 ${
