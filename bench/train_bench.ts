@@ -15,6 +15,7 @@ import { writeFileAtomic } from "../shared/fs/atomic_write.ts";
 import { startHelperThreads, stopGemmHelper } from "../training/kernels/gemm_helper.ts";
 import { registerTrainingKernels } from "../training/kernels/registry.ts";
 import { WasmAdamOptimizer } from "../training/wasm_adam.ts";
+import { fuseConvReluPool } from "../training/conv_pool_fusion.ts";
 import { seededRandom, shuffleInPlace } from "../training/random.ts";
 import { benchCommand, machineDescription } from "./machine.ts";
 import { dirname } from "node:path";
@@ -69,6 +70,8 @@ async function timeBatches(
   onBatch?: (i: number) => void,
 ): Promise<Timing> {
   const model = createModel({ seed: 1, optimizer: new WasmAdamOptimizer() });
+  // As fit() trains: the conv block fused on wasm (a no-op on cpu).
+  fuseConvReluPool(model);
   // One warm-up step: kernel setup and operator caches are not per-epoch costs.
   await step(model, set, order.subarray(0, batchSize));
   const steps: number[] = [];
@@ -110,6 +113,8 @@ async function main(): Promise<void> {
   );
   const epochBatches = Math.floor(epochImages / batchSize);
 
+  // Other work on the machine shows in the step times: record how much there was.
+  const loadBefore = Deno.loadavg()[0];
   await useBackend("wasm");
   registerTrainingKernels();
   const threads = await startHelperThreads(wantThreads);
@@ -124,6 +129,7 @@ async function main(): Promise<void> {
     stopGemmHelper();
   }
   const epochSeconds = epoch.seconds;
+  const loadAfter = Deno.loadavg()[0];
   await useBackend("cpu");
   const cpuSeconds = (await timeBatches(set, order, ratioBatches, batchSize)).seconds;
   const at = (q: number) => epoch.steps[Math.floor(q * (epoch.steps.length - 1))];
@@ -139,6 +145,7 @@ async function main(): Promise<void> {
     wasm_step_ms_p10: at(0.1),
     wasm_step_ms_median: at(0.5),
     wasm_step_ms_p90: at(0.9),
+    load_average_1m: { before: loadBefore, after_epoch: loadAfter },
     ratio_batches: ratioBatches,
     wasm_ms_per_step_ratio_run: (wasmSeconds / ratioBatches) * 1000,
     cpu_ms_per_step: (cpuSeconds / ratioBatches) * 1000,
@@ -149,6 +156,9 @@ async function main(): Promise<void> {
   console.log(
     `wasm: ${result.wasm_seconds_per_epoch.toFixed(1)} s per 60,000-image epoch ` +
       `(${result.wasm_ms_per_step.toFixed(1)} ms/step over ${epochBatches} steps)`,
+  );
+  console.log(
+    `load average (1 min): ${loadBefore.toFixed(2)} before, ${loadAfter.toFixed(2)} after`,
   );
   console.log(
     `wasm step time: p10 ${at(0.1).toFixed(1)} ms, median ${at(0.5).toFixed(1)} ms, p90 ${

@@ -3,6 +3,7 @@ import type { ImageSet } from "../shared/data/idx.ts";
 import { imagesToTensor } from "../shared/model/preprocess.ts";
 import { labelsAt, lossAndAccuracy, predictProbabilities } from "./evaluate.ts";
 import { shuffleInPlace } from "./random.ts";
+import { fuseConvReluPool } from "./conv_pool_fusion.ts";
 
 /** One row of the training history. */
 export interface EpochRecord {
@@ -56,6 +57,8 @@ export async function fit(
   const validationLabels = labelsAt(set, validationIdx);
   const history: EpochRecord[] = [];
   let best = { accuracy: -Infinity, epoch: 0, weights: [] as tf.Tensor[] };
+  // On wasm, the conv block runs as one fused kernel while this function trains.
+  const unfuse = fuseConvReluPool(model);
   try {
     for (let epoch = 1; epoch <= epochs; epoch++) {
       const started = performance.now();
@@ -101,6 +104,7 @@ export async function fit(
     model.setWeights(best.weights);
     return { history, bestEpoch: best.epoch, epochsRun: history.length };
   } finally {
+    unfuse?.();
     tf.dispose(best.weights);
   }
 }

@@ -6,7 +6,7 @@
  * back. On this model's Dense products the copies cost a tenth of the half
  * product they save.
  */
-import { CONTROL, type HelperStart } from "./gemm_helper_protocol.ts";
+import { CONTROL, type HelperStart, JOB } from "./gemm_helper_protocol.ts";
 import { gemmArgs, type GemmJob } from "./simd/gemm_simd.ts";
 
 /** Products smaller than this many multiply-adds stay on one thread. */
@@ -32,6 +32,11 @@ interface Helper {
 let helper: Helper | undefined;
 let splits = 0;
 
+/** Whether the helper thread runs. */
+export function helperRunning(): boolean {
+  return helper !== undefined;
+}
+
 /** Products split across both threads so far, in this process. */
 export function splitProducts(): number {
   return splits;
@@ -45,7 +50,8 @@ export function splitProducts(): number {
 export async function startGemmHelper(): Promise<boolean> {
   if (helper) return true;
   if ((navigator.hardwareConcurrency ?? 1) < 2) return false;
-  const memory = new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES, shared: true });
+  const initial = Math.ceil(CONTROL.dataOffset / 65536);
+  const memory = new WebAssembly.Memory({ initial, maximum: MAX_PAGES, shared: true });
   const worker = new Worker(new URL("./gemm_helper_worker.ts", import.meta.url), {
     type: "module",
   });
@@ -111,50 +117,71 @@ export function splitGemm(
   const aTo = (m - 1) * rowStride + (k - 1) * kStride + 1;
   const aLength = k === 0 ? 0 : aTo - aFrom;
   if ((aLength + k * n + rows * n) * MACS_PER_COPIED_FLOAT > m * n * k) return false;
-  const [sa, sb, sc] = layout([aLength, k * n, rows * n]);
-  const shared = sharedFloats(helper, sc + rows * n * 4);
-  if (!shared) return false;
+  const [sa, sb, sc] = helperLayout([aLength * 4, k * n * 4, rows * n * 4]);
+  const memory = helperMemory(sc + rows * n * 4);
+  if (!memory) return false;
+  const shared = new Float32Array(memory.buffer);
   const source = new Float32Array(heap.buffer);
   shared.set(source.subarray(job.a / 4 + aFrom, job.a / 4 + aFrom + aLength), sa / 4);
   shared.set(source.subarray(job.b / 4, job.b / 4 + k * n), sb / 4);
 
-  const { control } = helper;
-  const id = ++helper.job;
-  control.set(gemmArgs({ ...job, a: sa, b: sb, c: sc, m: rows }), CONTROL.args);
-  Atomics.store(control, CONTROL.job, id);
-  Atomics.notify(control, CONTROL.job);
+  const id = startHelperJob(JOB.gemm, gemmArgs({ ...job, a: sa, b: sb, c: sc, m: rows }));
   gemm({ ...job, m: top });
-  const deadline = performance.now() + TIMEOUT_MS;
-  while (Atomics.load(control, CONTROL.done) !== id) {
-    if (performance.now() > deadline) {
-      stopGemmHelper();
-      throw new Error(`The gemm helper thread did not finish a product in ${TIMEOUT_MS} ms`);
-    }
-    Atomics.wait(control, CONTROL.done, Atomics.load(control, CONTROL.done), 100);
-  }
+  awaitHelperJob(id);
   new Float32Array(heap.buffer).set(
-    new Float32Array(helper.memory.buffer, sc, rows * n),
+    new Float32Array(memory.buffer, sc, rows * n),
     job.c / 4 + top * n,
   );
   splits++;
   return true;
 }
 
-/** Byte offsets of consecutive float regions after the control block, 16-byte aligned. */
-function layout(lengths: number[]): number[] {
+/** Starts a job of `kind` with `args` on the helper thread, which must run; returns its id. */
+export function startHelperJob(kind: number, args: number[]): number {
+  const { control } = helper!;
+  const id = ++helper!.job;
+  control[CONTROL.kind] = kind;
+  control.set(args, CONTROL.args);
+  Atomics.store(control, CONTROL.job, id);
+  Atomics.notify(control, CONTROL.job);
+  return id;
+}
+
+/** Waits for the helper to finish job `id`; stops it and throws after TIMEOUT_MS. */
+export function awaitHelperJob(id: number): void {
+  const { control } = helper!;
+  const deadline = performance.now() + TIMEOUT_MS;
+  while (Atomics.load(control, CONTROL.done) !== id) {
+    if (performance.now() > deadline) {
+      stopGemmHelper();
+      throw new Error(`The gemm helper thread did not finish a job in ${TIMEOUT_MS} ms`);
+    }
+    Atomics.wait(control, CONTROL.done, Atomics.load(control, CONTROL.done), 100);
+  }
+}
+
+/**
+ * Byte offsets of consecutive regions of `sizes` bytes in the helper's
+ * memory, after its control block, each 16-byte aligned.
+ */
+export function helperLayout(sizes: number[]): number[] {
   let offset: number = CONTROL.dataOffset;
-  return lengths.map((length) => {
+  return sizes.map((size) => {
     const at = offset;
-    offset += Math.ceil((length * 4) / 16) * 16;
+    offset += Math.ceil(size / 16) * 16;
     return at;
   });
 }
 
-/** A float view of the helper's memory grown to `bytes`; undefined past its limit. */
-function sharedFloats(h: Helper, bytes: number): Float32Array | undefined {
+/**
+ * The helper's shared memory grown to at least `bytes`; undefined when no
+ * helper runs or that is past its limit.
+ */
+export function helperMemory(bytes: number): WebAssembly.Memory | undefined {
+  if (!helper) return undefined;
   const pages = Math.ceil(bytes / 65536);
-  const have = h.memory.buffer.byteLength / 65536;
+  const have = helper.memory.buffer.byteLength / 65536;
   if (pages > MAX_PAGES) return undefined;
-  if (pages > have) h.memory.grow(pages - have);
-  return new Float32Array(h.memory.buffer);
+  if (pages > have) helper.memory.grow(pages - have);
+  return helper.memory;
 }
