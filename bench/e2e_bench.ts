@@ -21,6 +21,8 @@ import { brokerAnswers, createKafka } from "../shared/kafka/connection.ts";
 import { idempotentProducer } from "../shared/kafka/producer.ts";
 import { pinGroupStart } from "../shared/kafka/consumer.ts";
 import { machineDescription } from "./machine.ts";
+import { type Spread, type Stage, StageTimes } from "./stage_times.ts";
+import { isErrorReply } from "../shared/protocol/schema.ts";
 
 const CLI = {
   summary: "Benchmark the service end to end through a real Kafka broker on this machine.",
@@ -42,6 +44,26 @@ const CLI = {
       min: 0,
     },
     model: { type: "string", arg: "DIR", help: "model to serve", default: "artifacts/model" },
+    only: {
+      type: "string",
+      choices: ["all", "latency"],
+      default: "all",
+      help: "latency: only the 1-worker micro-batch run at 1,000/s (no throughput, no soak), " +
+        "to compare variants back to back; prints, writes nothing",
+    },
+    "receiver-fetch-wait-ms": {
+      type: "int",
+      arg: "MS",
+      help: "the bench receiver's fetch maxWaitTimeInMs",
+      default: 20,
+      min: 1,
+      max: 5000,
+    },
+    "worker-args": {
+      type: "string",
+      arg: "ARGS",
+      help: "extra worker flags, space-separated (e.g. '--max-wait-ms 2'), for A/B runs",
+    },
   },
   notes: "Writes bench/results/e2e.json. Starts a broker if none answers (and stops it after).",
 } as const satisfies CliSpec;
@@ -71,6 +93,8 @@ interface Row {
   error_replies: number;
   latency_at_1000_per_s_ms: { p50: number; p95: number; p99: number };
   latency_answered: number;
+  /** Each leg's p10/p50/p90/p99 at 1,000/s (see stage_times.ts); end_to_end is the whole. */
+  latency_stages_ms: Record<Stage, Spread> | null;
 }
 
 /** Sends `count` requests at `rate` and receives every answer. */
@@ -80,18 +104,24 @@ async function run(
   count: number,
   rate: number,
   runId: string,
+  stages?: StageTimes,
+  fetchWaitMs = 20,
 ) {
   const kafka = await createKafka(config.kafka, `bench-${runId}`);
   const producer = idempotentProducer(kafka);
   const group = `bench-receiver-${runId}`;
   await pinGroupStart(kafka, group, config.topics.responses);
-  const consumer = kafka.consumer({ groupId: group, maxWaitTimeInMs: 20 });
+  const consumer = kafka.consumer({ groupId: group, maxWaitTimeInMs: fetchWaitMs });
   await Promise.all([producer.connect(), consumer.connect()]);
   const receiving = (await receiveWhenJoined(consumer, {
     topic: config.topics.responses,
     count,
     timeoutS: 60,
     runId,
+    onResult(r, latencyMs, _label, duplicate) {
+      if (duplicate || isErrorReply(r)) return;
+      stages?.record({ ...r, answeredAt: r.sent_at + latencyMs });
+    },
   })).done;
   await sendRequests(producer, config.topics.requests, {
     set,
@@ -107,39 +137,51 @@ async function run(
   return got;
 }
 
-async function scenario(
-  s: Scenario,
-  set: ImageSet,
-  o: { count: number; latencySeconds: number; model: string },
-): Promise<Row> {
+/** What every scenario shares. */
+interface RunOptions {
+  count: number;
+  latencySeconds: number;
+  model: string;
+  /** Only the run at 1,000/s, without the throughput run that gates it. */
+  latencyOnly: boolean;
+  workerArgs: string[];
+  /** The bench receiver's fetch maxWaitTimeInMs. */
+  receiverFetchWaitMs: number;
+}
+
+async function scenario(s: Scenario, set: ImageSet, o: RunOptions): Promise<Row> {
   const service = uniqueService(`bench-${s.name}`);
   const { config } = service;
   await createTopics(service, 6);
   const workers = await startWorkers(service, s.workers, {
     model: o.model,
-    args: ["--max-batch", String(s.maxBatch)],
+    args: ["--max-batch", String(s.maxBatch), ...o.workerArgs],
   });
   try {
     const tag = crypto.randomUUID().slice(0, 6);
     await run(config, set, 300, Infinity, `warm${tag}`);
-    const tput = await run(config, set, o.count, Infinity, `tput${tag}`);
+    const tput = o.latencyOnly
+      ? { throughput: NaN, received: 0, predictions: 0, errors: 0 }
+      : await run(config, set, o.count, Infinity, `tput${tag}`);
     const latencyCount = Math.round(o.latencySeconds * 1000);
     // Below 1,000/s the queue only grows: latency then measures the run's length.
-    const sustains = tput.throughput >= 1100;
+    const sustains = o.latencyOnly || tput.throughput >= 1100;
+    const stages = new StageTimes();
     const lat = sustains
-      ? await run(config, set, latencyCount, 1000, `lat${tag}`)
+      ? await run(config, set, latencyCount, 1000, `lat${tag}`, stages, o.receiverFetchWaitMs)
       : { latencyMs: { p50: NaN, p95: NaN, p99: NaN }, received: 0 };
     const row: Row = {
       scenario: s.name,
       workers: s.workers,
       max_batch: s.maxBatch,
       throughput_per_s: tput.throughput,
-      sent: o.count,
+      sent: o.latencyOnly ? 0 : o.count,
       answered: tput.received,
       predictions: tput.predictions,
       error_replies: tput.errors,
       latency_at_1000_per_s_ms: lat.latencyMs,
       latency_answered: lat.received,
+      latency_stages_ms: stages.count ? stages.summary() : null,
     };
     console.error(
       `${s.name}: ${row.throughput_per_s.toFixed(0)} images/s; ` +
@@ -149,11 +191,21 @@ async function scenario(
           } ms`
           : "cannot sustain 1,000/s"),
     );
+    if (row.latency_stages_ms) console.error(stageTable(row.latency_stages_ms));
     return row;
   } finally {
     await Promise.all(workers.map((w) => w.stop()));
     await deleteTopics(service);
   }
+}
+
+/** One line per leg: "request_leg   p10 1.0  p50 2.0  p90 4.0  p99 9.0 ms". */
+function stageTable(stages: Record<Stage, Spread>): string {
+  return Object.entries(stages).map(([stage, s]) =>
+    `  ${stage.padEnd(13)} p10 ${s.p10.toFixed(0).padStart(3)}  p50 ${
+      s.p50.toFixed(0).padStart(3)
+    }  p90 ${s.p90.toFixed(0).padStart(3)}  p99 ${s.p99.toFixed(0).padStart(3)} ms`
+  ).join("\n");
 }
 
 interface SoakPoint {
@@ -199,7 +251,14 @@ async function soak(set: ImageSet, count: number, model: string) {
 async function main(): Promise<void> {
   const flags = parseCli(Deno.args, CLI);
   if (!flags) return;
-  const o = { count: flags.count, latencySeconds: flags["latency-seconds"], model: flags.model };
+  const o: RunOptions = {
+    count: flags.count,
+    latencySeconds: flags["latency-seconds"],
+    model: flags.model,
+    latencyOnly: flags.only === "latency",
+    workerArgs: flags["worker-args"]?.split(/\s+/).filter(Boolean) ?? [],
+    receiverFetchWaitMs: flags["receiver-fetch-wait-ms"],
+  };
   const soakCount = flags.soak;
   if (!(await exists(`${o.model}/model.json`))) {
     throw new Error(`No model at ${o.model}: run 'deno task train' first or pass --model DIR`);
@@ -208,6 +267,10 @@ async function main(): Promise<void> {
   if (started) await runTask("kafka:start");
   try {
     const set = await loadFashionMnist(SYSTEM_DATA_DIR, "test");
+    if (o.latencyOnly) {
+      await scenario(SCENARIOS.find((s) => s.name === "micro-batch, 1 worker")!, set, o);
+      return;
+    }
     const rows: Row[] = [];
     for (const s of SCENARIOS) rows.push(await scenario(s, set, o));
     const soakResult = soakCount > 0 ? await soak(set, soakCount, o.model) : undefined;
@@ -236,17 +299,18 @@ async function main(): Promise<void> {
     );
     console.log("");
     console.log(
-      "| mode | workers | images/s (max, end to end) | p50 ms @1000/s | p95 ms | p99 ms |",
+      "| mode | workers | images/s (max, end to end) | p10 ms @1000/s | p50 ms | p90 ms | p95 ms | p99 ms |",
     );
-    console.log("| --- | --- | --- | --- | --- | --- |");
+    console.log("| --- | --- | --- | --- | --- | --- | --- | --- |");
     for (const r of rows) {
       const l = r.latency_at_1000_per_s_ms;
       const ms = (v: number) => Number.isFinite(v) ? v.toFixed(1) : "saturated";
       const mode = r.max_batch === 1 ? "naive (--max-batch 1)" : "micro-batch (256, 5 ms)";
+      const e = r.latency_stages_ms?.end_to_end;
       console.log(
-        `| ${mode} | ${r.workers} | ${r.throughput_per_s.toFixed(0)} | ${ms(l.p50)} | ${
-          ms(l.p95)
-        } | ${ms(l.p99)} |`,
+        `| ${mode} | ${r.workers} | ${r.throughput_per_s.toFixed(0)} | ${ms(e?.p10 ?? NaN)} | ${
+          ms(l.p50)
+        } | ${ms(e?.p90 ?? NaN)} | ${ms(l.p95)} | ${ms(l.p99)} |`,
       );
     }
     console.log("");
