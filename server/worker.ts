@@ -195,11 +195,13 @@ function workerConsumer(kafka: Kafka, groupId: string, fetchWaitMs: number): Con
     sessionTimeout: 10_000,
     heartbeatInterval: 2_000,
     rebalanceTimeout: 30_000,
-    // Not 100: at 1,000 requests/s, fetches that had requests to return
-    // still waited out the whole maxWaitTimeInMs now and then (kafkajs
-    // issues #1365, #1397), which was most of the p99 (bench:e2e, 100 ms
-    // against 10 ms, three pairs back to back: the request leg's p99 52-79 ms
-    // against 15-24 ms). Idle, a worker then fetches 100 times a second.
+    // Not 100: a fetch that found nothing waited up to 100 ms at the broker,
+    // and at 1,000 requests/s (bursts every few ms, each send of the client
+    // carrying what fell due) that wait was most of the p99 (bench:e2e
+    // --only latency, 100 ms against 10 ms, three pairs back to back: request
+    // leg p99 52-79 ms against 15-24 ms, end to end 89-158 against 36-48).
+    // kafkajs issues #1365 and #1397 report the same. Idle, a worker then
+    // fetches 100 times a second.
     maxWaitTimeInMs: fetchWaitMs,
     maxBytesPerPartition: 512 * 1024,
   });
