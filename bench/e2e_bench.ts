@@ -28,6 +28,8 @@ import { brokerAnswers, createKafka } from "../shared/kafka/connection.ts";
 import { idempotentProducer } from "../shared/kafka/producer.ts";
 import { pinGroupStart } from "../shared/kafka/consumer.ts";
 import { machineDescription } from "./machine.ts";
+import { type Spread, type Stage, StageTimes } from "./stage_times.ts";
+import { isErrorReply } from "../shared/protocol/schema.ts";
 
 const CLI = {
   summary: "Benchmark the service end to end through a real Kafka broker on this machine.",
@@ -49,9 +51,34 @@ const CLI = {
       min: 0,
     },
     model: { type: "string", arg: "DIR", help: "model to serve", default: "artifacts/model" },
+    endpoints: {
+      type: "boolean",
+      help: "instead: micro-batch, 1 worker, /metrics endpoints on vs --http off, " +
+        "alternating on, off, on, off (e2e_endpoints.json)",
+    },
     secure: {
       type: "boolean",
       help: "instead: micro-batch, 1 worker, plaintext vs TLS + SCRAM + ACLs (e2e_secure.json)",
+    },
+    only: {
+      type: "string",
+      choices: ["all", "latency"],
+      default: "all",
+      help: "latency: only the 1-worker micro-batch run at 1,000/s (no throughput, no soak), " +
+        "to compare variants back to back; prints, writes nothing",
+    },
+    "receiver-fetch-wait-ms": {
+      type: "int",
+      arg: "MS",
+      help: "the bench receiver's fetch maxWaitTimeInMs",
+      default: 20,
+      min: 1,
+      max: 5000,
+    },
+    "worker-args": {
+      type: "string",
+      arg: "ARGS",
+      help: "extra worker flags, space-separated (e.g. '--max-wait-ms 2'), for A/B runs",
     },
   },
   notes: "Writes bench/results/e2e.json. Starts a broker if none answers (and stops it after).",
@@ -106,6 +133,8 @@ interface Row {
   error_replies: number;
   latency_at_1000_per_s_ms: { p50: number; p95: number; p99: number };
   latency_answered: number;
+  /** Each leg's p10/p50/p90/p99 at 1,000/s (see stage_times.ts); end_to_end is the whole. */
+  latency_stages_ms: Record<Stage, Spread> | null;
 }
 
 /** Sends `count` requests at `rate` and receives every answer. */
@@ -115,19 +144,25 @@ async function run(
   count: number,
   rate: number,
   runId: string,
+  stages?: StageTimes,
+  fetchWaitMs = 20,
 ) {
   const kafka = await createKafka(config.kafka, `bench-${runId}`);
   const producer = idempotentProducer(kafka);
   // On the secure cluster the client principal may use groups of this prefix only.
   const group = `${CLIENT_GROUP_PREFIX}-bench-${runId}`;
   await pinGroupStart(kafka, group, config.topics.responses);
-  const consumer = kafka.consumer({ groupId: group, maxWaitTimeInMs: 20 });
+  const consumer = kafka.consumer({ groupId: group, maxWaitTimeInMs: fetchWaitMs });
   await Promise.all([producer.connect(), consumer.connect()]);
   const receiving = (await receiveWhenJoined(consumer, {
     topic: config.topics.responses,
     count,
     timeoutS: 60,
     runId,
+    onResult(r, latencyMs, _label, duplicate) {
+      if (duplicate || isErrorReply(r)) return;
+      stages?.record({ ...r, answeredAt: r.sent_at + latencyMs });
+    },
   })).done;
   await sendRequests(producer, config.topics.requests, {
     set,
@@ -143,39 +178,67 @@ async function run(
   return got;
 }
 
+/** What every scenario shares. */
+interface RunOptions {
+  count: number;
+  latencySeconds: number;
+  model: string;
+  /** Only the run at 1,000/s, without the throughput run that gates it. */
+  latencyOnly: boolean;
+  workerArgs: string[];
+  /** The bench receiver's fetch maxWaitTimeInMs. */
+  receiverFetchWaitMs: number;
+  /** GET each worker's /metrics once a second during the runs, as a Prometheus would. */
+  scrape?: boolean;
+}
+
+/** Fetches each worker's /metrics once a second until the returned stop is called. */
+function scrapeEverySecond(workers: readonly { http: string | undefined }[]): () => void {
+  const urls = workers.flatMap((w) => w.http ? [`http://${w.http}/metrics`] : []);
+  const timer = setInterval(() => {
+    for (const url of urls) fetch(url).then((r) => r.arrayBuffer()).catch(() => {});
+  }, 1000);
+  return () => clearInterval(timer);
+}
+
 async function scenario(
   s: Scenario,
   set: ImageSet,
-  o: { count: number; latencySeconds: number; model: string },
+  o: RunOptions,
   target: Target = PLAINTEXT,
 ): Promise<Row> {
   const service = await target.open(`bench-${s.name}`);
   const { config } = service;
   const workers = await startWorkers(service, s.workers, {
     model: o.model,
-    args: ["--max-batch", String(s.maxBatch)],
+    args: ["--max-batch", String(s.maxBatch), ...o.workerArgs],
   });
+  const stopScraping = o.scrape ? scrapeEverySecond(workers) : () => {};
   try {
     const tag = crypto.randomUUID().slice(0, 6);
     await run(config, set, 300, Infinity, `warm${tag}`);
-    const tput = await run(config, set, o.count, Infinity, `tput${tag}`);
+    const tput = o.latencyOnly
+      ? { throughput: NaN, received: 0, predictions: 0, errors: 0 }
+      : await run(config, set, o.count, Infinity, `tput${tag}`);
     const latencyCount = Math.round(o.latencySeconds * 1000);
     // Below 1,000/s the queue only grows: latency then measures the run's length.
-    const sustains = tput.throughput >= 1100;
+    const sustains = o.latencyOnly || tput.throughput >= 1100;
+    const stages = new StageTimes();
     const lat = sustains
-      ? await run(config, set, latencyCount, 1000, `lat${tag}`)
+      ? await run(config, set, latencyCount, 1000, `lat${tag}`, stages, o.receiverFetchWaitMs)
       : { latencyMs: { p50: NaN, p95: NaN, p99: NaN }, received: 0 };
     const row: Row = {
       scenario: target === PLAINTEXT ? s.name : `${s.name}, ${target.name}`,
       workers: s.workers,
       max_batch: s.maxBatch,
       throughput_per_s: tput.throughput,
-      sent: o.count,
+      sent: o.latencyOnly ? 0 : o.count,
       answered: tput.received,
       predictions: tput.predictions,
       error_replies: tput.errors,
       latency_at_1000_per_s_ms: lat.latencyMs,
       latency_answered: lat.received,
+      latency_stages_ms: stages.count ? stages.summary() : null,
     };
     console.error(
       `${row.scenario}: ${row.throughput_per_s.toFixed(0)} images/s; ` +
@@ -185,11 +248,22 @@ async function scenario(
           } ms`
           : "cannot sustain 1,000/s"),
     );
+    if (row.latency_stages_ms) console.error(stageTable(row.latency_stages_ms));
     return row;
   } finally {
+    stopScraping();
     await Promise.all(workers.map((w) => w.stop()));
     await target.close(service);
   }
+}
+
+/** One line per leg: "request_leg   p10 1.0  p50 2.0  p90 4.0  p99 9.0 ms". */
+function stageTable(stages: Record<Stage, Spread>): string {
+  return Object.entries(stages).map(([stage, s]) =>
+    `  ${stage.padEnd(13)} p10 ${s.p10.toFixed(0).padStart(3)}  p50 ${
+      s.p50.toFixed(0).padStart(3)
+    }  p90 ${s.p90.toFixed(0).padStart(3)}  p99 ${s.p99.toFixed(0).padStart(3)} ms`
+  ).join("\n");
 }
 
 interface SoakPoint {
@@ -235,16 +309,28 @@ async function soak(set: ImageSet, count: number, model: string) {
 async function main(): Promise<void> {
   const flags = parseCli(Deno.args, CLI);
   if (!flags) return;
-  const o = { count: flags.count, latencySeconds: flags["latency-seconds"], model: flags.model };
+  const o: RunOptions = {
+    count: flags.count,
+    latencySeconds: flags["latency-seconds"],
+    model: flags.model,
+    latencyOnly: flags.only === "latency",
+    workerArgs: flags["worker-args"]?.split(/\s+/).filter(Boolean) ?? [],
+    receiverFetchWaitMs: flags["receiver-fetch-wait-ms"],
+  };
   const soakCount = flags.soak;
   if (!(await exists(`${o.model}/model.json`))) {
     throw new Error(`No model at ${o.model}: run 'deno task train' first or pass --model DIR`);
   }
   if (flags.secure) return await secureCost(o);
+  if (flags.endpoints) return await endpointsCost(o);
   const started = !(await brokerAnswers(parseConfig({}).kafka));
   if (started) await runTask("kafka:start");
   try {
     const set = await loadFashionMnist(SYSTEM_DATA_DIR, "test");
+    if (o.latencyOnly) {
+      await scenario(SCENARIOS.find((s) => s.name === "micro-batch, 1 worker")!, set, o);
+      return;
+    }
     const rows: Row[] = [];
     for (const s of SCENARIOS) rows.push(await scenario(s, set, o));
     const soakResult = soakCount > 0 ? await soak(set, soakCount, o.model) : undefined;
@@ -273,17 +359,18 @@ async function main(): Promise<void> {
     );
     console.log("");
     console.log(
-      "| mode | workers | images/s (max, end to end) | p50 ms @1000/s | p95 ms | p99 ms |",
+      "| mode | workers | images/s (max, end to end) | p10 ms @1000/s | p50 ms | p90 ms | p95 ms | p99 ms |",
     );
-    console.log("| --- | --- | --- | --- | --- | --- |");
+    console.log("| --- | --- | --- | --- | --- | --- | --- | --- |");
     for (const r of rows) {
       const l = r.latency_at_1000_per_s_ms;
       const ms = (v: number) => Number.isFinite(v) ? v.toFixed(1) : "saturated";
       const mode = r.max_batch === 1 ? "naive (--max-batch 1)" : "micro-batch (256, 5 ms)";
+      const e = r.latency_stages_ms?.end_to_end;
       console.log(
-        `| ${mode} | ${r.workers} | ${r.throughput_per_s.toFixed(0)} | ${ms(l.p50)} | ${
-          ms(l.p95)
-        } | ${ms(l.p99)} |`,
+        `| ${mode} | ${r.workers} | ${r.throughput_per_s.toFixed(0)} | ${ms(e?.p10 ?? NaN)} | ${
+          ms(l.p50)
+        } | ${ms(e?.p90 ?? NaN)} | ${ms(l.p95)} | ${ms(l.p99)} |`,
       );
     }
     console.log("");
@@ -318,7 +405,7 @@ async function main(): Promise<void> {
  * The cost of security: the same scenario on the plaintext broker and on
  * the secure one, in one run, so both see the same machine load.
  */
-async function secureCost(o: { count: number; latencySeconds: number; model: string }) {
+async function secureCost(o: RunOptions) {
   const started = !(await brokerAnswers(parseConfig({}).kafka));
   if (started) await runTask("kafka:start");
   await ensureSecureBroker();
@@ -360,6 +447,60 @@ async function secureCost(o: { count: number; latencySeconds: number; model: str
     console.log("written: bench/results/e2e_secure.json");
   } finally {
     await releaseSecureBroker();
+    if (started) await runTask("kafka:stop");
+  }
+}
+
+/**
+ * The cost of the worker's endpoints: the same scenario with /metrics on
+ * (the default, and scraped once a second as Prometheus would) and with
+ * `--http off`, alternating twice so that both see the same machine load.
+ */
+async function endpointsCost(o: RunOptions) {
+  const started = !(await brokerAnswers(parseConfig({}).kafka));
+  if (started) await runTask("kafka:start");
+  try {
+    const set = await loadFashionMnist(SYSTEM_DATA_DIR, "test");
+    const s = SCENARIOS.find((x) => x.name === "micro-batch, 1 worker")!;
+    const rows: (Row & { endpoints: "on" | "off" })[] = [];
+    for (const endpoints of ["on", "off", "on", "off"] as const) {
+      const on = endpoints === "on";
+      const workerArgs = on ? o.workerArgs : [...o.workerArgs, "--http", "off"];
+      rows.push({ ...await scenario(s, set, { ...o, workerArgs, scrape: on }), endpoints });
+    }
+    const mean = (side: "on" | "off", f: (r: Row) => number) => {
+      const xs = rows.filter((r) => r.endpoints === side).map(f);
+      return xs.reduce((a, b) => a + b, 0) / xs.length;
+    };
+    const tput = (r: Row) => r.throughput_per_s;
+    const p99 = (r: Row) => r.latency_at_1000_per_s_ms.p99;
+    const result = {
+      machine: machineDescription(),
+      command: "deno task bench:e2e --endpoints",
+      requests_per_throughput_run: o.count,
+      rows,
+      mean_throughput_per_s: { on: mean("on", tput), off: mean("off", tput) },
+      mean_p99_ms: { on: mean("on", p99), off: mean("off", p99) },
+      on_over_off: { throughput: mean("on", tput) / mean("off", tput) },
+    };
+    console.log("| endpoints | images/s (max, end to end) | p50 ms @1000/s | p99 ms |");
+    console.log("| --- | --- | --- | --- |");
+    for (const r of rows) {
+      const l = r.latency_at_1000_per_s_ms;
+      console.log(
+        `| ${r.endpoints} | ${r.throughput_per_s.toFixed(0)} | ${l.p50.toFixed(1)} | ${
+          l.p99.toFixed(1)
+        } |`,
+      );
+    }
+    console.log(`throughput on/off: ${result.on_over_off.throughput.toFixed(3)}`);
+    await Deno.mkdir("bench/results", { recursive: true });
+    await writeFileAtomic(
+      "bench/results/e2e_endpoints.json",
+      JSON.stringify(result, null, 2) + "\n",
+    );
+    console.log("written: bench/results/e2e_endpoints.json");
+  } finally {
     if (started) await runTask("kafka:stop");
   }
 }
