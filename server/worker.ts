@@ -296,11 +296,7 @@ export async function startWorker(o: WorkerOptions, config: Config): Promise<Run
   await consumer.subscribe({ topic: config.topics.requests, fromBeginning: true });
 
   const counts: ServeCounts = { processed: 0, errors: 0 };
-  const badInput = new BadInputLog(BAD_INPUT_SUMMARY_MS, Date.now());
-  const summaries = setInterval(() => {
-    const summary = badInput.summary(Date.now());
-    if (summary) log("bad_request_summary", summary);
-  }, BAD_INPUT_SUMMARY_MS);
+  const badInput = badInputSummaries(log);
   // One model per predict, read from the slot: a swap lands between two batches.
   const observed = observedPredict(
     (images) => models.slot.use((m) => predictScored(m, images)),
@@ -314,21 +310,8 @@ export async function startWorker(o: WorkerOptions, config: Config): Promise<Run
       predict: poisonHook(o.testPoisonId, (items) => observed(items.map((i) => i.image))),
       send: publicationSender(producer, config.topics),
       policy: RETRY_POLICY,
-      onRetry: (partition, r) => log("batch_retry", { partition, ...r, error: String(r.error) }),
-      onPoison: (partition, messages, attempts, e) =>
-        log("batch_poison", { partition, messages, attempts, error: String(e) }),
-      onDropped: (partition, offset, e) =>
-        log("request_dropped", { partition, offset, error: String(e) }),
-      onServed(partition, count, served) {
-        counts.processed += count;
-        counts.errors += served.errors.length;
-        countOutcomes(obs.metrics, served.outcomes);
-        for (const e of served.errors) {
-          if (badInput.note(e.code)) {
-            log("bad_request", { code: e.code, message: e.message, partition });
-          }
-        }
-      },
+      ...failureEvents(log),
+      onServed: servedCounter(counts, badInput.log, log, obs),
     },
     consumer,
     obs,
@@ -347,28 +330,72 @@ export async function startWorker(o: WorkerOptions, config: Config): Promise<Run
     (f) => log("status", f),
   );
 
+  // Finish the batches in hand (responses acknowledged) and commit them while
+  // still a group member, then leave so partitions move on, then disconnect
+  // the producer that the last batches needed.
+  return stoppable(id, async () => {
+    obs.state.stopping = true; // /readyz says 503 at once; /healthz answers to the end
+    stopStatus();
+    badInput.stop();
+    await loop.stop();
+    await consumer.disconnect();
+    await producer.disconnect();
+    await obs.close();
+    await models.stop();
+    log("stopped", { ...counts });
+  });
+}
+
+/** A RunningWorker whose idempotent stop() runs `shutdown` once. */
+function stoppable(id: string, shutdown: () => Promise<void>): RunningWorker {
   let resolveStopped!: () => void;
   const stopped = new Promise<void>((r) => (resolveStopped = r));
   let stopping: Promise<void> | undefined;
-  function stop(): Promise<void> {
-    // Finish the batches in hand (responses acknowledged) and commit them
-    // while still a group member, then leave so partitions move on, then
-    // disconnect the producer that the last batches needed.
-    stopping ??= (async () => {
-      obs.state.stopping = true; // /readyz says 503 at once; /healthz answers to the end
-      stopStatus();
-      clearInterval(summaries);
-      await loop.stop();
-      await consumer.disconnect();
-      await producer.disconnect();
-      await obs.close();
-      await models.stop();
-      log("stopped", { ...counts });
-      resolveStopped();
-    })();
-    return stopping;
-  }
+  const stop = () => (stopping ??= shutdown().then(resolveStopped));
   return { id, stop, stopped };
+}
+
+/** Bad input logged in full once per code per interval, then summed up each interval. */
+function badInputSummaries(log: EventLog<WorkerEvents>) {
+  const badInput = new BadInputLog(BAD_INPUT_SUMMARY_MS, Date.now());
+  const summaries = setInterval(() => {
+    const summary = badInput.summary(Date.now());
+    if (summary) log("bad_request_summary", summary);
+  }, BAD_INPUT_SUMMARY_MS);
+  return { log: badInput, stop: () => clearInterval(summaries) };
+}
+
+/** The events of batches that failed: retried, served one by one, or dropped. */
+function failureEvents(log: EventLog<WorkerEvents>): Pick<
+  StrategyDeps,
+  "onRetry" | "onPoison" | "onDropped"
+> {
+  return {
+    onRetry: (partition, r) => log("batch_retry", { partition, ...r, error: String(r.error) }),
+    onPoison: (partition, messages, attempts, e) =>
+      log("batch_poison", { partition, messages, attempts, error: String(e) }),
+    onDropped: (partition, offset, e) =>
+      log("request_dropped", { partition, offset, error: String(e) }),
+  };
+}
+
+/** Counts what each served batch became, for the status line, the metrics and the log. */
+function servedCounter(
+  counts: ServeCounts,
+  badInput: BadInputLog,
+  log: EventLog<WorkerEvents>,
+  obs: Observability,
+): StrategyDeps["onServed"] {
+  return (partition, count, served) => {
+    counts.processed += count;
+    counts.errors += served.errors.length;
+    countOutcomes(obs.metrics, served.outcomes);
+    for (const e of served.errors) {
+      if (badInput.note(e.code)) {
+        log("bad_request", { code: e.code, message: e.message, partition });
+      }
+    }
+  };
 }
 
 async function main(): Promise<void> {
