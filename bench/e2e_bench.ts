@@ -28,7 +28,7 @@ import { brokerAnswers, createKafka } from "../shared/kafka/connection.ts";
 import { idempotentProducer } from "../shared/kafka/producer.ts";
 import { pinGroupStart } from "../shared/kafka/consumer.ts";
 import { machineDescription } from "./machine.ts";
-import { type Spread, type Stage, StageTimes } from "./stage_times.ts";
+import { type Spread, type Stage, StageTimes } from "../shared/stats/stage_times.ts";
 import { isErrorReply } from "../shared/protocol/schema.ts";
 
 const CLI = {

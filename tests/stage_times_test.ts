@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { spread, StageTimes } from "../bench/stage_times.ts";
+import { spread, StageTimes } from "../shared/stats/stage_times.ts";
 
 Deno.test("StageTimes.summary() splits each request into its legs", async (t) => {
   await t.step("one request: each leg is the difference of its stamps", () => {

@@ -3,7 +3,7 @@
  * and the moment the client got it: pure, so the bench only feeds it.
  * All four clocks are the same host's `Date.now()` in the bench.
  */
-import { percentile } from "../shared/stats/percentile.ts";
+import { percentile } from "./percentile.ts";
 
 /** A prediction's timestamps, and when the client received it (epoch ms). */
 export interface StageStamps {
