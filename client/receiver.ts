@@ -24,7 +24,7 @@ export interface ReceiveOptions {
   /**
    * Keep every answered id in the summary's `ids` (memory grows with them).
    * Default: only with a `count`, which bounds them; otherwise duplicates
-   * are spotted among the last RECENT_IDS (1,000,000) ids.
+   * are spotted among the last RECENT_IDS (100,000) ids.
    */
   keepIds?: boolean;
   /** Called once the consumer has joined its group and has partitions. */

@@ -24,7 +24,7 @@ export interface ServerOptions {
 
 /** Reads dashboard/page/ beside this module. */
 export async function readPage(): Promise<PageFiles> {
-  const dir = new URL("./page", import.meta.url);
+  const dir = new URL("./page/", import.meta.url);
   return {
     html: await Deno.readTextFile(new URL("index.html", dir)),
     js: await Deno.readTextFile(new URL("app.js", dir)),
