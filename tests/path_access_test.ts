@@ -69,8 +69,9 @@ Deno.test({
         write: { "--out": ".tmp/x" },
       })
     );
+    // Not "shared/x": a checkout under /tmp (which the tests set may write) would grant it.
     assert.throws(
-      () => requirePathAccess({ set: "tests", write: { "--out": "shared/x" } }),
+      () => requirePathAccess({ set: "tests", write: { "--out": "/var/lib/not-granted/x" } }),
       PathAccessError,
     );
   },
