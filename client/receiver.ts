@@ -216,7 +216,7 @@ export async function receiveWhenJoined(
 
 /** A line of formatSummary(): "<fact>:  <value>", for scripts that record a child receiver's summary. */
 export const SUMMARY_LINE =
-  /^(answered|predictions|errors|duplicates|throughput|accuracy|latency):\s+(.*)$/;
+  /^(answered|predictions|errors|duplicates|models|throughput|accuracy|latency):\s+(.*)$/;
 
 /** The exit summary, one fact per line; predictions and error replies apart. */
 export function formatSummary(s: ReceiveSummary, expected?: number): string {

@@ -27,7 +27,7 @@ export interface TaskProcess {
   /** waitForLine() for a line matching `pattern` on either stream. */
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<string>;
   /** SIGTERM (or another signal); resolves when the process has exited. */
-  stop(signal?: Deno.Signal): Promise<Deno.CommandStatus>;
+  stop(signal?: Deno.Signal, timeoutMs?: number): Promise<Deno.CommandStatus>;
 }
 
 export interface TaskOptions {
@@ -140,13 +140,25 @@ export function startTask(name: string, args: string[] = [], o: TaskOptions = {}
     waitForLine,
     waitFor: (pattern, timeoutMs = 120_000) =>
       waitForLine((l) => pattern.test(l), `a line matching ${pattern}`, timeoutMs),
-    async stop(signal: Deno.Signal = "SIGTERM") {
+    async stop(signal: Deno.Signal = "SIGTERM", timeoutMs = 30_000) {
+      const kill = (s: Deno.Signal) => {
+        try {
+          child.kill(s);
+        } catch {
+          // Already exited.
+        }
+      };
+      kill(signal);
+      // A task that ignores the signal (or hangs in its shutdown) is killed, not waited on forever.
+      const timer = setTimeout(() => {
+        console.error(`${name}: still running ${timeoutMs} ms after ${signal}; sending SIGKILL`);
+        kill("SIGKILL");
+      }, timeoutMs);
       try {
-        child.kill(signal);
-      } catch {
-        // Already exited.
+        return await status;
+      } finally {
+        clearTimeout(timer);
       }
-      return await status;
     },
   };
 }

@@ -3,6 +3,7 @@
  * (no openssl needed). Store passwords go to keytool through a file
  * (`-storepass:file`), never on its command line.
  */
+import { SetupError } from "../shared/cli/run_main.ts";
 import { CA_FILE, CREDENTIALS_DIR, TLS_DIR } from "./secure_config.ts";
 import { privateDir } from "./credentials.ts";
 
@@ -15,7 +16,7 @@ async function keytool(args: string[], what: string): Promise<void> {
     out = await new Deno.Command("keytool", { args, stdout: "piped", stderr: "piped" }).output();
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) {
-      throw new Error(`${what} needs 'keytool' (JDK 17+) on PATH`);
+      throw new SetupError(`${what} needs 'keytool' (JDK 17+) on PATH`);
     }
     throw e;
   }

@@ -4,7 +4,7 @@
  * Run `deno task kafka:start --help`.
  */
 import { type CliSpec, parseCli } from "../shared/cli/flags.ts";
-import { runMain } from "../shared/cli/run_main.ts";
+import { runMain, SetupError } from "../shared/cli/run_main.ts";
 import type { KafkaSettings } from "../shared/config.ts";
 import { exists } from "../shared/fs/exists.ts";
 import { brokerAnswers } from "../shared/kafka/connection.ts";
@@ -66,7 +66,9 @@ async function run(cmd: string, args: string[], what: string): Promise<string> {
     out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) {
-      throw new Error(`${what} needs '${cmd}' on PATH: install it (JDK 17+ and Maven 3) first`);
+      throw new SetupError(
+        `${what} needs '${cmd}' on PATH: install it (JDK 17+ and Maven 3) first`,
+      );
     }
     throw e;
   }

@@ -39,6 +39,7 @@ export function microBatchStrategy(deps: StrategyDeps, limits: MicroBatchLimits)
             partition: batch.partition,
             worker: deps.worker,
             replyTopicPrefix: deps.replyTopicPrefix,
+            existingReplyTopics: deps.existingReplyTopics,
             classify: (items) => {
               const results = batcher.submit(items);
               submitted();

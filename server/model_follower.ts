@@ -120,6 +120,8 @@ export async function startModelFollower(o: FollowOptions): Promise<ModelFollowe
     deliver = (value) =>
       void updates.offer(value).then((outcome) =>
         outcome === "swapped" ? reportQuietly(report, slot.current().version, o.log) : undefined
+      ).catch((e) =>
+        o.log("model_refused", { code: "stopped", message: String(e), refused: updates.refused })
       );
     for (const value of early.splice(0)) deliver(value);
   }
@@ -131,6 +133,7 @@ export async function startModelFollower(o: FollowOptions): Promise<ModelFollowe
       stopping ??= (async () => {
         deliver = undefined;
         await reader.stop();
+        await updates.idle(); // a version still loading is swapped in or refused before the slot closes
         await reportQuietly(report, null, o.log);
         await producer.disconnect();
         await slot.close();

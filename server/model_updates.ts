@@ -48,6 +48,11 @@ export class ModelUpdates {
     this.#hooks = hooks;
   }
 
+  /** Settles once every offered announcement has been applied or refused. */
+  idle(): Promise<unknown> {
+    return this.#queue;
+  }
+
   /** Offers one record value; resolves once it is swapped in, refused or found current. */
   offer(value: Uint8Array | null): Promise<Outcome> {
     const next = this.#queue.then(() => this.#apply(value));
@@ -70,7 +75,12 @@ export class ModelUpdates {
     }
     const started = performance.now();
     const switchedAt = Date.now();
-    await this.#slot.swap(next);
+    try {
+      await this.#slot.swap(next);
+    } catch (e) {
+      next.model.dispose(); // the slot closed while `next` loaded: nothing will serve it
+      throw e;
+    }
     // The answers of the old model's last batch are stamped a few microtasks
     // after it ends: once this event is logged, no answer carries `from`.
     await new Promise((r) => setTimeout(r, 0));

@@ -30,6 +30,7 @@ export function naiveStrategy(
             partition: batch.partition,
             worker: deps.worker,
             replyTopicPrefix: deps.replyTopicPrefix,
+            existingReplyTopics: deps.existingReplyTopics,
             classify,
           });
           await deps.send([publication(batch, [m], served)]);

@@ -30,6 +30,8 @@ export interface GuardDeps extends GuardEvents {
   worker: string;
   /** What a request's `reply_to` must start with (KAFKA_REPLY_TOPIC_PREFIX). */
   replyTopicPrefix: string;
+  /** Which reply topics exist (see ServeContext). */
+  existingReplyTopics?(topics: string[]): Promise<ReadonlySet<string>>;
   /**
    * One predict: each image's class probabilities and the version of the
    * model that computed them (also the one-at-a-time fallback's).
@@ -97,6 +99,7 @@ async function serveOneByOne(
     partition: batch.partition,
     worker: deps.worker,
     replyTopicPrefix: deps.replyTopicPrefix,
+    existingReplyTopics: deps.existingReplyTopics,
     classify: (items) => Promise.resolve().then(() => deps.predict(items)),
   };
   const each: Served[] = [];

@@ -11,6 +11,7 @@ import {
   type Prediction,
   replyIdOf,
 } from "../shared/protocol/schema.ts";
+import { CodecError } from "../shared/protocol/codec_error.ts";
 import { deadLetter, type Source } from "./dead_letter.ts";
 import type { Outcome } from "./worker_metrics.ts";
 
@@ -61,6 +62,13 @@ export interface ServeContext {
    * names its model: a model swap may fall between the batches of one call.
    */
   classify(items: ClassifyItem[]): Promise<Scored[]>;
+  /**
+   * Which of these reply topics exist. A send to a missing topic is retried
+   * without end (kafkajs takes UNKNOWN_TOPIC_OR_PARTITION for a passing
+   * state), so a request naming one is refused instead of stalling every
+   * partition's publish behind it. Absent: every topic is taken to exist.
+   */
+  existingReplyTopics?(topics: string[]): Promise<ReadonlySet<string>>;
 }
 
 const round6 = (p: number) => Math.round(p * 1e6) / 1e6;
@@ -134,17 +142,18 @@ export async function serveMessages(
   ctx: ServeContext,
 ): Promise<Served> {
   const receivedAt = Date.now();
-  const good: { request: ClassifyRequest; key: Buffer | null }[] = [];
+  let good: { request: ClassifyRequest; message: Omit<Source, "topic" | "partition"> }[] = [];
   const served = emptyServed();
   for (const m of messages) {
     const r = decodeRequest(m.value, ctx.replyTopicPrefix);
     if (r.ok) {
-      good.push({ request: r.value, key: m.key as Buffer | null });
+      good.push({ request: r.value, message: m });
       continue;
     }
     const id = replyIdOf(r.error.code, r.id, m.key);
     refuse(served, m, r.error, id, ctx);
   }
+  good = await withoutMissingReplyTopics(good, served, ctx);
   if (good.length > 0) {
     const scored = await ctx.classify(
       good.map((g) => ({ id: g.request.id, image: g.request.image })),
@@ -162,6 +171,25 @@ export async function serveMessages(
     });
   }
   return served;
+}
+
+/** `good` less the requests whose `reply_to` topic does not exist, which are refused. */
+async function withoutMissingReplyTopics<
+  G extends { request: ClassifyRequest; message: Omit<Source, "topic" | "partition"> },
+>(good: G[], served: Served, ctx: ServeContext): Promise<G[]> {
+  const named = [...new Set(good.flatMap((g) => g.request.reply_to ?? []))];
+  if (named.length === 0 || !ctx.existingReplyTopics) return good;
+  const existing = await ctx.existingReplyTopics(named);
+  return good.filter((g) => {
+    const to = g.request.reply_to;
+    if (to === undefined || existing.has(to)) return true;
+    const error = new CodecError(
+      "invalid_reply_to",
+      `reply_to names topic '${to}', which does not exist`,
+    );
+    refuse(served, g.message, error, g.request.id, ctx);
+    return false;
+  });
 }
 
 /**

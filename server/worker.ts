@@ -16,6 +16,7 @@ import { type ModelFollower, startModelFollower } from "./model_follower.ts";
 import { holdingModel } from "./model_slot.ts";
 import { BadInputLog } from "./bad_input_log.ts";
 import { DEFAULT_HTTP, type HttpAddress, parseHttpAddress } from "./endpoints.ts";
+import { replyTopicChecker } from "./reply_topics.ts";
 import { requireReadable } from "../shared/fs/path_access.ts";
 import { logGroupEvents } from "./group_events.ts";
 import { microBatchStrategy } from "./micro_batch_strategy.ts";
@@ -272,6 +273,7 @@ export async function startWorker(o: WorkerOptions, config: Config): Promise<Run
   await useBackend("wasm");
   const id = `${Deno.hostname()}-${Deno.pid}`;
   const kafka = await createKafka(config.kafka, `worker-${id}`);
+  const admin = kafka.admin(); // for the reply topics' existence
   const { created, requestPartitions } = await prepareTopics(kafka, config.topics, o.partitions);
   const log = workerLog(o, config, id, requestPartitions);
   if (obs.address) log("http", { http: obs.address });
@@ -291,6 +293,7 @@ export async function startWorker(o: WorkerOptions, config: Config): Promise<Run
   trackConsumer(consumer, config.topics.requests, obs);
   // Producer first: the "ready" event of the first group join promises a worker that can reply.
   await producer.connect();
+  await admin.connect();
   obs.state.producerConnected = true;
   await consumer.connect();
   await consumer.subscribe({ topic: config.topics.requests, fromBeginning: true });
@@ -307,6 +310,7 @@ export async function startWorker(o: WorkerOptions, config: Config): Promise<Run
     {
       worker: id,
       replyTopicPrefix: config.replyTopicPrefix,
+      existingReplyTopics: replyTopicChecker(() => admin.listTopics()),
       predict: poisonHook(o.testPoisonId, (items) => observed(items.map((i) => i.image))),
       send: publicationSender(producer, config.topics),
       policy: RETRY_POLICY,
@@ -340,6 +344,7 @@ export async function startWorker(o: WorkerOptions, config: Config): Promise<Run
     await loop.stop();
     await consumer.disconnect();
     await producer.disconnect();
+    await admin.disconnect();
     await obs.close();
     await models.stop();
     log("stopped", { ...counts });
@@ -349,9 +354,15 @@ export async function startWorker(o: WorkerOptions, config: Config): Promise<Run
 /** A RunningWorker whose idempotent stop() runs `shutdown` once. */
 function stoppable(id: string, shutdown: () => Promise<void>): RunningWorker {
   let resolveStopped!: () => void;
-  const stopped = new Promise<void>((r) => (resolveStopped = r));
+  let rejectStopped!: (e: unknown) => void;
+  const stopped = new Promise<void>((resolve, reject) => {
+    resolveStopped = resolve;
+    rejectStopped = reject;
+  });
   let stopping: Promise<void> | undefined;
-  const stop = () => (stopping ??= shutdown().then(resolveStopped));
+  // stop() itself never rejects (signal handlers call it unawaited); a failed
+  // shutdown rejects `stopped`, which main() turns into one line and exit 1.
+  const stop = () => (stopping ??= shutdown().then(resolveStopped, rejectStopped));
   return { id, stop, stopped };
 }
 

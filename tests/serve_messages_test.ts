@@ -282,3 +282,31 @@ Deno.test("serveMessages() answers a reply_to outside the prefix on the shared t
     },
   });
 });
+
+Deno.test("serveMessages() refuses a reply_to whose topic does not exist instead of sending to it", async () => {
+  const asked: string[][] = [];
+  const served = await serveMessages(
+    [routed("a", "replies.tenant-a"), routed("b", "replies.gone"), routed("c")],
+    {
+      ...routing,
+      existingReplyTopics: (topics) => {
+        asked.push(topics);
+        return Promise.resolve(new Set(["replies.tenant-a"]));
+      },
+    },
+  );
+  assert.deepEqual(asked, [["replies.tenant-a", "replies.gone"]]);
+  assert.deepEqual([...served.replies.keys()], ["replies.tenant-a"]);
+  assert.deepEqual(served.responses.map((m) => m.key), ["b", "c"]);
+  const refusal = decodeResponse(served.responses[0].value);
+  assert.ok(refusal.ok);
+  assert.deepEqual(refusal.value, {
+    v: 1,
+    id: "b",
+    error: {
+      code: "invalid_reply_to",
+      message: "reply_to names topic 'replies.gone', which does not exist",
+    },
+  });
+  assert.equal(served.deadLetters.length, 1);
+});

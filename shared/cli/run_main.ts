@@ -6,8 +6,26 @@ export class UsageError extends Error {
   }
 }
 
+/**
+ * Something the user must set up first (a model to train, a tool to
+ * install): the script prints one line and exits with 1.
+ */
+export class SetupError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "SetupError";
+  }
+}
+
 /** Errors whose message is the whole story: no stack is printed for them. */
-const EXPECTED = new Set(["UsageError", "DataError", "ConfigError", "PathAccessError"]);
+const EXPECTED = new Set([
+  "UsageError",
+  "DataError",
+  "ConfigError",
+  "PathAccessError",
+  "SetupError",
+  "ModelCheckError",
+]);
 
 /**
  * Runs a script's `main`, turning any error into one line on stderr and a

@@ -81,8 +81,11 @@ export function fileLoader(dir: string): tf.io.IOHandler {
         json = JSON.parse(await Deno.readTextFile(`${dir}/${MODEL_JSON}`));
       } catch (e) {
         if (e instanceof Deno.errors.NotFound) {
-          throw new Error(
-            `No model at ${dir}/${MODEL_JSON}: train one with 'deno task train' or pass --model DIR`,
+          throw Object.assign(
+            new Error(
+              `No model at ${dir}/${MODEL_JSON}: train one with 'deno task train' or pass --model DIR`,
+            ),
+            { name: "SetupError" },
           );
         }
         throw new Error(`Cannot read ${dir}/${MODEL_JSON}: ${(e as Error).message}`);
