@@ -43,7 +43,7 @@ Deno.test({
   async fn() {
     await assert.rejects(
       () => loadModel(".tmp/no-such-model"),
-      /^Error: No model at \.tmp\/no-such-model\/model\.json: train one with 'deno task train' or pass --model DIR$/,
+      /^SetupError: No model at \.tmp\/no-such-model\/model\.json: train one with 'deno task train' or pass --model DIR$/,
     );
   },
 });
