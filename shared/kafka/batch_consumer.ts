@@ -51,13 +51,20 @@ export async function consumeBatches(
     },
     o.onCommitRefused,
   );
+  let stopping: Promise<void> | undefined;
+  // Once stopping, a batch's isRunning() says false: work that waits (an
+  // outage waited out, retries) gives the batch up uncommitted, for the
+  // partition's next owner, instead of holding the shutdown until the broker
+  // is back. Work already done is still committed by drain().
   const alive = await runKeptAlive(consumer, {
     autoCommit: false,
     eachBatchAutoResolve: false,
     partitionsConsumedConcurrently: o.partitionsConsumedConcurrently,
-    eachBatch: (payload) => committer.track(() => o.eachBatch(payload, committer)),
+    eachBatch: (payload) =>
+      committer.track(() =>
+        o.eachBatch({ ...payload, isRunning: () => !stopping && payload.isRunning() }, committer)
+      ),
   }, o.onReconnect);
-  let stopping: Promise<void> | undefined;
   return {
     stop() {
       stopping ??= (async () => {
