@@ -80,9 +80,11 @@ async function main(): Promise<void> {
   const producer = idempotentProducer(await serviceKafka(service, "bench"));
   await producer.connect();
   const worker = await startWorker(service, { model: `${MODEL_DIR}/model` });
-  const dashboard = await startDashboard(service);
   const abort = new AbortController();
+  // Started inside the try: a dashboard that fails to start must not leave the worker running.
+  let dashboard: Awaited<ReturnType<typeof startDashboard>> | undefined;
   try {
+    dashboard = await startDashboard(service);
     const events = followEvents(`${dashboard.url}events`, abort.signal);
     await events.first;
     await new Promise((r) => setTimeout(r, 2000));
@@ -120,7 +122,7 @@ async function main(): Promise<void> {
     console.error(`wrote ${OUT}`);
   } finally {
     abort.abort();
-    await dashboard.stop("SIGTERM");
+    await dashboard?.stop("SIGTERM");
     await worker.stop("SIGTERM");
     await producer.disconnect();
     await deleteTopics(service);
