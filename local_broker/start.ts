@@ -159,6 +159,22 @@ async function main(): Promise<void> {
   await startCluster(profile, count, heap);
 }
 
+/**
+ * The JVM options of Kafka's own launch script (kafka-run-class.sh): G1
+ * aiming at 20 ms pauses instead of its default 200. A young collection of
+ * the broker at the default goal took 26 ms here, long enough to show in
+ * the service's p99 at 1,000 requests/s.
+ */
+const KAFKA_JVM_OPTIONS = [
+  "-server",
+  "-XX:+UseG1GC",
+  "-XX:MaxGCPauseMillis=20",
+  "-XX:InitiatingHeapOccupancyPercent=35",
+  "-XX:+ExplicitGCInvokesConcurrent",
+  "-XX:MaxInlineLevel=15",
+  "-Djava.awt.headless=true",
+];
+
 async function startCluster(profile: Profile, count: number, heap: string): Promise<void> {
   const { root, settings } = profile;
   const nodes = Array.from({ length: count }, (_, i) => nodeLayout(i + 1, root, profile.basePort));
@@ -253,7 +269,8 @@ async function startNode(
     args: [
       `-Xmx${o.heap}`,
       `-Xms${o.heap}`,
-      "-XX:+UseG1GC",
+      ...KAFKA_JVM_OPTIONS,
+      `-Xlog:gc:file=${abs}/gc.log:time,uptime:filecount=2,filesize=10M`,
       log4j,
       "-cp",
       o.classpath,

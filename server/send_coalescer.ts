@@ -1,3 +1,5 @@
+import { setImmediate } from "node:timers";
+
 /**
  * Runs `send` for everything submitted, one run at a time: what is
  * submitted within one turn of the event loop, or while a run is in
@@ -25,8 +27,10 @@ export class SendCoalescer<T> {
       if (this.#busy) return;
       this.#busy = true;
       // A macrotask, not a microtask: the batches of one fetch reach here in
-      // the microtasks that follow their shared predict.
-      setTimeout(() => this.#run(), 0);
+      // the microtasks that follow their shared predict. setImmediate, not
+      // setTimeout(0): Deno's shortest timer takes about 2 ms, which was a
+      // third of a serve cycle at 1,000 requests/s.
+      setImmediate(() => this.#run());
     });
   }
 
