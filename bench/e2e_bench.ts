@@ -109,7 +109,7 @@ const CLI = {
       help: "extra worker flags, space-separated (e.g. '--max-wait-ms 2'), for A/B runs",
     },
   },
-  notes: "A request over TAIL_BOUND_MS (20) is slow; slow requests sent within 50 ms of each " +
+  notes: "A request over 20 ms (the p99 target) is slow; slow requests sent within 50 ms of each " +
     "other are one stall (tail event), listed with the leg that took the time. " +
     "Writes bench/results/e2e.json. Starts a broker if none answers (and stops it after).",
 } as const satisfies CliSpec;
