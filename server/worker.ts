@@ -39,7 +39,7 @@ import { prepareTopics } from "./topics.ts";
 import { type WorkerEvents, workerEventText } from "./worker_events.ts";
 import { type ServeCounts, startStatusTimer } from "./worker_status.ts";
 
-const WORKER_CLI = {
+export const WORKER_CLI = {
   summary: `
 Serve the model: consume requests, classify them in micro-batches, publish responses.
 Run it in several terminals to share the partitions among workers.`,
@@ -270,6 +270,21 @@ function workerConsumer(kafka: Kafka, groupId: string, fetchWaitMs: number): Con
 export async function startWorker(o: WorkerOptions, config: Config): Promise<RunningWorker> {
   // Listening before the model loads: /healthz answers and /readyz says what is awaited.
   const obs = startObservability(o.http);
+  try {
+    return await assembleWorker(o, config, obs);
+  } catch (e) {
+    // A start that fails (no model, no broker) leaves no listener behind.
+    await obs.close().catch(() => {});
+    throw e;
+  }
+}
+
+/** The worker's parts, wired and started, around its already listening endpoints. */
+async function assembleWorker(
+  o: WorkerOptions,
+  config: Config,
+  obs: ReturnType<typeof startObservability>,
+): Promise<RunningWorker> {
   await useBackend("wasm");
   const id = `${Deno.hostname()}-${Deno.pid}`;
   const kafka = await createKafka(config.kafka, `worker-${id}`);

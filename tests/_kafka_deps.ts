@@ -34,3 +34,9 @@ export {
   AclResourceTypes,
   ResourcePatternTypes,
 } from "kafkajs";
+export {
+  startWorker as startWorkerInProcess,
+  WORKER_CLI,
+  workerOptions,
+} from "../server/worker.ts";
+export { parseCli } from "../shared/cli/flags.ts";

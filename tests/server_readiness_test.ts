@@ -40,7 +40,17 @@ Deno.test("readiness() names the first thing a worker still waits for", async (t
 });
 
 const deps = await kafkaDeps();
-const { createTopics, deleteTopics, MODEL_DIR, startWorkers, uniqueService } = deps;
+const {
+  createTopics,
+  deleteTopics,
+  MODEL_DIR,
+  parseCli,
+  startWorkerInProcess,
+  startWorkers,
+  uniqueService,
+  WORKER_CLI,
+  workerOptions,
+} = deps;
 const lifecycle = brokerLifecycle(deps);
 
 /** A worker's /readyz answer as "STATUS body". */
@@ -75,6 +85,33 @@ Deno.test({
       await waitReady(`http://${addresses[1 - serving]}`, 60_000);
     } finally {
       for (const w of workers) await w.stop("SIGTERM");
+      await deleteTopics(service);
+    }
+  },
+});
+
+Deno.test({
+  name: "A worker whose start fails after its endpoints listen leaves no listener behind",
+  ...integrationTest(),
+  async fn() {
+    const service = uniqueService("test-failed-start");
+    await createTopics(service, 1);
+    const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const { port } = probe.addr;
+    probe.close();
+    const flags = parseCli(
+      ["--model", ".tmp/no-such-model", "--http", `127.0.0.1:${port}`],
+      WORKER_CLI,
+    )!;
+    try {
+      await assert.rejects(
+        startWorkerInProcess(workerOptions(flags), service.config),
+        /no-such-model/,
+      );
+      // Listening again on the same port works only if the failed start closed it.
+      const again = Deno.listen({ hostname: "127.0.0.1", port });
+      again.close();
+    } finally {
       await deleteTopics(service);
     }
   },
