@@ -283,7 +283,7 @@ export async function startWorker(o: WorkerOptions, config: Config): Promise<Run
 async function assembleWorker(
   o: WorkerOptions,
   config: Config,
-  obs: ReturnType<typeof startObservability>,
+  obs: Observability,
 ): Promise<RunningWorker> {
   await useBackend("wasm");
   const id = `${Deno.hostname()}-${Deno.pid}`;
@@ -349,21 +349,33 @@ async function assembleWorker(
     (f) => log("status", f),
   );
 
-  // Finish the batches in hand (responses acknowledged) and commit them while
-  // still a group member, then leave so partitions move on, then disconnect
-  // the producer that the last batches needed.
-  return stoppable(id, async () => {
-    obs.state.stopping = true; // /readyz says 503 at once; /healthz answers to the end
-    stopStatus();
-    badInput.stop();
-    await loop.stop();
-    await consumer.disconnect();
-    await producer.disconnect();
-    await admin.disconnect();
-    await obs.close();
-    await models.stop();
-    log("stopped", { ...counts });
-  });
+  const timers = [stopStatus, () => badInput.stop()];
+  const parts = { obs, timers, loop, consumer, producer, admin, models };
+  return stoppable(id, () => shutDown(parts).then(() => log("stopped", { ...counts })));
+}
+
+/**
+ * The stop order that loses nothing: finish the batches in hand (responses
+ * acknowledged) and commit them while still a group member, then leave so
+ * partitions move on, then disconnect the producer the last batches needed.
+ */
+async function shutDown(p: {
+  obs: Observability;
+  timers: (() => void)[];
+  loop: { stop(): Promise<void> };
+  consumer: Consumer;
+  producer: { disconnect(): Promise<void> };
+  admin: { disconnect(): Promise<void> };
+  models: { stop(): Promise<void> };
+}): Promise<void> {
+  p.obs.state.stopping = true; // /readyz says 503 at once; /healthz answers to the end
+  for (const stop of p.timers) stop();
+  await p.loop.stop();
+  await p.consumer.disconnect();
+  await p.producer.disconnect();
+  await p.admin.disconnect();
+  await p.obs.close();
+  await p.models.stop();
 }
 
 /** A RunningWorker whose idempotent stop() runs `shutdown` once. */
