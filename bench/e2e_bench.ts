@@ -516,6 +516,11 @@ async function writeTrace(trace: StageStamps[][] | undefined): Promise<void> {
   console.log("written: bench/results/e2e_trace.csv");
 }
 
+/** The median, least and greatest of `xs`. */
+function medianAndRange(xs: number[]): { median: number; min: number; max: number } {
+  return { median: percentile(xs, 50), min: Math.min(...xs), max: Math.max(...xs) };
+}
+
 /**
  * The 1-worker micro-batch run at 1,000/s, `repeat` times with a fresh
  * worker each: one run's p99 is decided by its few worst stalls, so the
@@ -539,8 +544,8 @@ async function latencyRuns(set: ImageSet, o: RunOptions, repeat: number): Promis
       slow_requests: r.latency_slow_requests,
       tail_events: r.latency_tail_events,
     })),
-    p99_ms: { median: percentile(p99s, 50), min: Math.min(...p99s), max: Math.max(...p99s) },
-    p50_ms: { median: percentile(p50s, 50), min: Math.min(...p50s), max: Math.max(...p50s) },
+    p99_ms: medianAndRange(p99s),
+    p50_ms: medianAndRange(p50s),
     runs_within_20_ms: p99s.filter((p) => p <= TAIL_BOUND_MS).length,
   };
   console.log(

@@ -30,7 +30,8 @@ export interface Spread {
   p99: number;
 }
 
-function legs(s: StageStamps): Record<Stage, number> {
+/** The legs of one request, in ms. */
+export function legs(s: StageStamps): Record<Stage, number> {
   return {
     request_leg: s.received_at - s.sent_at,
     worker: s.completed_at - s.received_at,

@@ -5,7 +5,7 @@
  * worst stalls; each event says when it began and which leg took the time.
  * Pure, so the bench only feeds it.
  */
-import type { StageStamps } from "./stage_times.ts";
+import { legs, type StageStamps } from "./stage_times.ts";
 
 /** One stall: consecutive slow requests, sent within `gapMs` of each other. */
 export interface TailEvent {
@@ -41,7 +41,8 @@ export function tailEvents(
   const events: TailEvent[] = [];
   let lastSlow = -Infinity;
   for (const s of bySend) {
-    const total = s.answeredAt - s.sent_at;
+    const l = legs(s);
+    const total = l.end_to_end;
     if (total <= boundMs) continue;
     let e = events[events.length - 1];
     if (!e || s.sent_at - lastSlow > gapMs) {
@@ -59,9 +60,9 @@ export function tailEvents(
     e.requests++;
     if (total > e.worstMs) {
       e.worstMs = total;
-      e.requestLegMs = s.received_at - s.sent_at;
-      e.workerMs = s.completed_at - s.received_at;
-      e.responseLegMs = s.answeredAt - s.completed_at;
+      e.requestLegMs = l.request_leg;
+      e.workerMs = l.worker;
+      e.responseLegMs = l.response_leg;
     }
   }
   return events;
